@@ -1,0 +1,35 @@
+# Two commands do everything on a fresh machine with Python 3.11:
+#   make run    serve on http://127.0.0.1:8000 with embedded defaults
+#   make test   the whole test suite (PostgreSQL and Redis on loopback)
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/test
+TEST_REDIS_URL ?= redis://127.0.0.1:6379/15
+
+.PHONY: run test lint bench
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e ".[dev]"
+	touch $@
+
+tests/js/node_modules/.installed: tests/js/package-lock.json
+	npm ci --prefix tests/js --no-audit --no-fund --loglevel=error
+	touch $@
+
+run: $(VENV)/.installed
+	$(BIN)/python manage.py migrate --noinput
+	$(BIN)/python manage.py collectstatic --noinput --verbosity 0
+	$(BIN)/gunicorn -c config/gunicorn.py config.wsgi
+
+test: $(VENV)/.installed tests/js/node_modules/.installed
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	DATABASE_URL=$${DATABASE_URL:-$(TEST_DATABASE_URL)} REDIS_URL=$${REDIS_URL:-$(TEST_REDIS_URL)} \
+		$(BIN)/pytest -m "not smoke"
+	env -u DATABASE_URL -u REDIS_URL $(BIN)/pytest -m smoke
+
+bench: $(VENV)/.installed
+	$(BIN)/python benchmarks/bench_removal.py

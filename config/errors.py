@@ -1,0 +1,89 @@
+"""The API's one error shape, and the exception handler that produces it.
+
+One error:      {"error": "...", "field": "...", "status": 400}   (field when known)
+Several errors: {"error": "Multiple validation errors",
+                 "details": [{"field": "...", "message": "..."}], "status": 400}
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from rest_framework import exceptions, status
+from rest_framework.response import Response
+from rest_framework.views import exception_handler
+
+
+@dataclass(frozen=True)
+class FieldError:
+    field: str
+    message: str
+
+
+class ApiError(exceptions.APIException):
+    """An error with a message that is shown to the client word for word."""
+
+    status_code = status.HTTP_400_BAD_REQUEST
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status_code: int | None = None,
+        field: str | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__(detail=message)
+        self.message = message
+        self.field = field
+        self.headers = headers or {}
+        if status_code is not None:
+            self.status_code = status_code
+
+
+class InvalidInput(exceptions.APIException):
+    """One or more validation errors, all reported together."""
+
+    status_code = status.HTTP_400_BAD_REQUEST
+
+    def __init__(self, errors: list[FieldError]) -> None:
+        assert errors, "InvalidInput needs at least one error"
+        super().__init__(detail=errors[0].message)
+        self.errors = errors
+
+
+def error_body(exc: exceptions.APIException, status_code: int) -> dict:
+    if isinstance(exc, InvalidInput):
+        if len(exc.errors) == 1:
+            only = exc.errors[0]
+            return {"error": only.message, "field": only.field, "status": status_code}
+        return {
+            "error": "Multiple validation errors",
+            "details": [{"field": e.field, "message": e.message} for e in exc.errors],
+            "status": status_code,
+        }
+    if isinstance(exc, ApiError):
+        body: dict = {"error": exc.message}
+        if exc.field:
+            body["field"] = exc.field
+        body["status"] = status_code
+        return body
+    return {"error": _first_message(exc.detail), "status": status_code}
+
+
+def _first_message(detail: object) -> str:
+    """DRF's own errors may be nested lists/dicts: report the first message."""
+    while isinstance(detail, list | dict) and detail:
+        detail = next(iter(detail.values())) if isinstance(detail, dict) else detail[0]
+    return str(detail)
+
+
+def api_exception_handler(exc: Exception, context: dict) -> Response | None:
+    response = exception_handler(exc, context)
+    if response is None or not isinstance(exc, exceptions.APIException):
+        return response
+    response.data = error_body(exc, response.status_code)
+    if isinstance(exc, ApiError):
+        for name, value in exc.headers.items():
+            response[name] = value
+    return response

@@ -1,0 +1,166 @@
+"""OpenAPI description of POST /rmbg (used by drf-spectacular, not for validation)."""
+
+from __future__ import annotations
+
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiExample, OpenApiResponse, inline_serializer
+from rest_framework import serializers
+
+
+class RemovalForm(serializers.Serializer):
+    image = serializers.FileField(
+        help_text="The photo: PNG, JPEG, WEBP or BMP (checked by content), at most 50 MB "
+        "and 10000 px per side. Animated images use their first frame; EXIF "
+        "orientation is applied."
+    )
+    format = serializers.ChoiceField(
+        choices=["PNG", "JPEG", "JPG", "WEBP", "BMP"],
+        required=False,
+        default="WEBP",
+        help_text="Output format, any case. JPEG and BMP have no alpha: the background "
+        "is `bg_color`, else white.",
+    )
+    mask = serializers.ChoiceField(
+        choices=["true", "false"],
+        required=False,
+        default="false",
+        help_text="`true` returns only the alpha matte (single channel).",
+    )
+    bg_color = serializers.CharField(
+        required=False,
+        help_text="Fill the background: `#RGB`, `#RGBA`, `#RRGGBB`, `#RRGGBBAA` or a CSS "
+        "colour name (`red`, `lightblue`...). Not with `mask=true`.",
+    )
+    w = serializers.IntegerField(
+        required=False,
+        default=0,
+        min_value=0,
+        max_value=10000,
+        help_text="Target width in px; `0` keeps the size. With `h`, the image fits inside "
+        "w x h keeping its aspect ratio.",
+    )
+    h = serializers.IntegerField(
+        required=False,
+        default=0,
+        min_value=0,
+        max_value=10000,
+        help_text="Target height in px; `0` keeps the size.",
+    )
+    exact_resize = serializers.ChoiceField(
+        choices=["true", "false"],
+        required=False,
+        default="false",
+        help_text="`true` forces exactly w x h, ignoring the aspect ratio.",
+    )
+    angle = serializers.FloatField(
+        required=False,
+        default=0,
+        min_value=-360,
+        max_value=360,
+        help_text="Rotation in degrees; positive turns counter-clockwise, negative "
+        "clockwise. Applied before resizing, so `w`/`h` bound the final image.",
+    )
+    expand = serializers.ChoiceField(
+        choices=["true", "false"],
+        required=False,
+        default="true",
+        help_text="`true` enlarges the canvas so a rotated image is not cropped "
+        "(new corners are transparent, or `bg_color`); `false` keeps the original canvas.",
+    )
+    return_base64 = serializers.ChoiceField(
+        choices=["true", "false"],
+        required=False,
+        default="false",
+        help_text="Accepted for rembg.js compatibility (it encodes on its side): a multipart "
+        "request always gets raw bytes. Send `Accept: application/json` to get base64 JSON.",
+    )
+
+
+ERROR_BODY = inline_serializer(
+    "Error",
+    fields={
+        "error": serializers.CharField(),
+        "field": serializers.CharField(required=False),
+        "details": serializers.ListField(
+            child=inline_serializer(
+                "ErrorDetail",
+                fields={"field": serializers.CharField(), "message": serializers.CharField()},
+            ),
+            required=False,
+        ),
+        "status": serializers.IntegerField(),
+    },
+)
+
+IMAGE_JSON = inline_serializer(
+    "RemovalJson",
+    fields={
+        "image": serializers.CharField(help_text="The output image, base64-encoded."),
+        "format": serializers.CharField(help_text="png, jpeg, webp or bmp"),
+        "width": serializers.IntegerField(),
+        "height": serializers.IntegerField(),
+    },
+)
+
+RMBG = {
+    "operation_id": "removeBackground",
+    "summary": "Remove the background of an image",
+    "description": (
+        "Send an image as multipart form data; get the cut-out back as raw image bytes "
+        "(`Content-Type` image/webp by default) with `X-Width` and `X-Height` headers. "
+        "A client whose `Accept` header asks for `application/json` only gets "
+        "`{image (base64), format, width, height}` instead. "
+        "All validation errors are reported together."
+    ),
+    "request": {"multipart/form-data": RemovalForm},
+    "responses": {
+        (200, "image/webp"): OpenApiResponse(OpenApiTypes.BINARY, description="The cut-out."),
+        (200, "image/png"): OpenApiResponse(OpenApiTypes.BINARY),
+        (200, "image/jpeg"): OpenApiResponse(OpenApiTypes.BINARY),
+        (200, "image/bmp"): OpenApiResponse(OpenApiTypes.BINARY),
+        (200, "application/json"): OpenApiResponse(IMAGE_JSON),
+        400: OpenApiResponse(
+            ERROR_BODY,
+            description="Invalid input.",
+            examples=[
+                OpenApiExample(
+                    "One error",
+                    value={
+                        "error": "Invalid format 'gif'. Allowed formats: PNG, JPEG, WEBP, BMP",
+                        "field": "format",
+                        "status": 400,
+                    },
+                ),
+                OpenApiExample(
+                    "Several errors",
+                    value={
+                        "error": "Multiple validation errors",
+                        "details": [
+                            {"field": "w", "message": "'w' must be an integer, got: 'abc'"},
+                            {
+                                "field": "angle",
+                                "message": "'angle' must be between -360 and 360 degrees, "
+                                "got: 500.0",
+                            },
+                        ],
+                        "status": 400,
+                    },
+                ),
+                OpenApiExample(
+                    "No image",
+                    value={
+                        "error": "No image file provided. Please include an 'image' field "
+                        "in your form data.",
+                        "field": "image",
+                        "status": 400,
+                    },
+                ),
+            ],
+        ),
+        503: OpenApiResponse(
+            ERROR_BODY,
+            description="Every processing slot stayed busy; retry after `Retry-After` seconds.",
+        ),
+    },
+    "tags": ["Background removal"],
+}

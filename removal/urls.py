@@ -1,0 +1,9 @@
+from __future__ import annotations
+
+from django.urls import path
+
+from removal import views
+
+urlpatterns = [
+    path("rmbg", views.RemoveBackgroundView.as_view(), name="rmbg"),
+]

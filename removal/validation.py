@@ -1,0 +1,247 @@
+"""Validation of a POST /rmbg request: every error is collected, none is fatal early.
+
+The messages are rembg.com's, word for word.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+from pathlib import PurePath
+from typing import Any
+
+from django.core.files.uploadedfile import UploadedFile
+from PIL import ImageColor
+
+from config.errors import FieldError, InvalidInput
+from removal import imaging
+from removal.pipeline import Color, RemovalOptions
+
+MAX_UPLOAD_BYTES = 50 * 1024 * 1024
+ALLOWED_EXTENSIONS = ("webp", "bmp", "png", "jpg", "jpeg")
+OUTPUT_FORMATS = {"PNG": "PNG", "JPEG": "JPEG", "JPG": "JPEG", "WEBP": "WEBP", "BMP": "BMP"}
+_HEX = re.compile(r"#([0-9a-fA-F]{3,4}|[0-9a-fA-F]{6}|[0-9a-fA-F]{8})")
+_TRUE = {"true", "1", "yes", "on"}
+_FALSE = {"false", "0", "no", "off"}
+
+
+@dataclass(frozen=True)
+class RemovalRequest:
+    image: UploadedFile
+    options: RemovalOptions
+
+
+def parse_removal_request(data: Any, files: Any) -> RemovalRequest:
+    """Read the form into options; raise InvalidInput listing every problem."""
+    errors: list[FieldError] = []
+    image = _check_image(data, files, errors)
+    width = _dimension(data, "w", errors)
+    height = _dimension(data, "h", errors)
+    angle = _angle(data, errors)
+    fmt = _format(data, errors)
+    bg_color = _color(data, errors)
+    mask = _flag(data, "mask", False, errors)
+    exact_resize = _flag(data, "exact_resize", False, errors)
+    expand = _flag(data, "expand", True, errors)
+    _flag(data, "return_base64", False, errors)  # accepted; see the view
+    if mask and bg_color is not None:
+        errors.append(
+            FieldError(
+                "mask",
+                "Cannot use 'mask=true' together with 'bg_color'. Choose one or the other.",
+            )
+        )
+    if errors:
+        raise InvalidInput(errors)
+    assert image is not None
+    options = RemovalOptions(
+        format=fmt,
+        mask=mask,
+        bg_color=bg_color,
+        width=width,
+        height=height,
+        exact_resize=exact_resize,
+        angle=angle,
+        expand=expand,
+    )
+    return RemovalRequest(image=image, options=options)
+
+
+def _check_image(data: Any, files: Any, errors: list[FieldError]) -> UploadedFile | None:
+    upload = files.get("image")
+    if upload is None:
+        if "image" in data:
+            # A file part with an empty filename arrives as a plain field.
+            message = "No file selected. Please choose an image file to upload."
+        else:
+            message = "No image file provided. Please include an 'image' field in your form data."
+        errors.append(FieldError("image", message))
+        return None
+
+    found = len(errors)
+    suffix = PurePath(upload.name or "").suffix.lower().lstrip(".")
+    if suffix and suffix not in ALLOWED_EXTENSIONS:
+        errors.append(
+            FieldError(
+                "image",
+                f"File type '.{suffix}' is not supported. "
+                f"Allowed formats: {', '.join(ALLOWED_EXTENSIONS)}",
+            )
+        )
+    if upload.size == 0:
+        errors.append(FieldError("image", "Uploaded file is empty (0 bytes)."))
+        return None
+    if upload.size > MAX_UPLOAD_BYTES:
+        errors.append(
+            FieldError(
+                "image",
+                f"File size ({upload.size / (1024 * 1024):.1f} MB) exceeds "
+                f"the maximum allowed size of {MAX_UPLOAD_BYTES // (1024 * 1024)} MB.",
+            )
+        )
+    upload.seek(0)
+    fmt = imaging.sniff_format(upload.read(16))
+    if fmt is None:
+        errors.append(
+            FieldError("image", "File does not appear to be a valid image (invalid file signature)")
+        )
+        return None
+    _check_dimensions(upload, fmt, errors)
+    return upload if len(errors) == found else None
+
+
+def _check_dimensions(upload: UploadedFile, fmt: str, errors: list[FieldError]) -> None:
+    try:
+        with imaging.open_image(upload, fmt) as image:
+            width, height = image.size
+    except imaging.UnreadableImage:
+        errors.append(
+            FieldError(
+                "image",
+                "File could not be read as an image (the data is corrupted or truncated)",
+            )
+        )
+        return
+    if width > imaging.MAX_SIDE:
+        errors.append(
+            FieldError(
+                "image",
+                f"Image width ({width}px) exceeds the maximum allowed width "
+                f"of {imaging.MAX_SIDE}px.",
+            )
+        )
+    if height > imaging.MAX_SIDE:
+        errors.append(
+            FieldError(
+                "image",
+                f"Image height ({height}px) exceeds the maximum allowed height "
+                f"of {imaging.MAX_SIDE}px.",
+            )
+        )
+
+
+def _value(data: Any, name: str) -> str | None:
+    raw = data.get(name)
+    if raw is None:
+        return None
+    raw = str(raw).strip()
+    return raw or None
+
+
+def _dimension(data: Any, name: str, errors: list[FieldError]) -> int | None:
+    raw = _value(data, name)
+    if raw is None or raw == "0":
+        return None
+    try:
+        value = int(raw)
+    except ValueError:
+        errors.append(FieldError(name, f"'{name}' must be an integer, got: '{raw}'"))
+        return None
+    if value < 1:
+        errors.append(FieldError(name, f"'{name}' must be at least 1, got: {value}"))
+    elif value > imaging.MAX_SIDE:
+        errors.append(
+            FieldError(name, f"'{name}' must be at most {imaging.MAX_SIDE}, got: {value}")
+        )
+    else:
+        return value
+    return None
+
+
+def _angle(data: Any, errors: list[FieldError]) -> float:
+    raw = _value(data, "angle")
+    if raw is None:
+        return 0.0
+    try:
+        value = float(raw)
+    except ValueError:
+        value = math.nan
+    if math.isnan(value):
+        errors.append(FieldError("angle", f"'angle' must be a number, got: '{raw}'"))
+        return 0.0
+    if not -360 <= value <= 360:
+        errors.append(
+            FieldError("angle", f"'angle' must be between -360 and 360 degrees, got: {value}")
+        )
+        return 0.0
+    return value
+
+
+def _format(data: Any, errors: list[FieldError]) -> str:
+    raw = _value(data, "format")
+    if raw is None:
+        return "WEBP"
+    fmt = OUTPUT_FORMATS.get(raw.upper())
+    if fmt is None:
+        errors.append(
+            FieldError("format", f"Invalid format '{raw}'. Allowed formats: PNG, JPEG, WEBP, BMP")
+        )
+        return "WEBP"
+    return fmt
+
+
+def _color(data: Any, errors: list[FieldError]) -> Color | None:
+    raw = _value(data, "bg_color")
+    if raw is None:
+        return None
+    color = parse_color(raw)
+    if color is None:
+        errors.append(
+            FieldError(
+                "bg_color",
+                f"Invalid color format '{raw}'. Use hex format: #RGB, #RGBA, #RRGGBB, or #RRGGBBAA",
+            )
+        )
+    return color
+
+
+def parse_color(raw: str) -> Color | None:
+    """#RGB, #RGBA, #RRGGBB, #RRGGBBAA, a CSS colour name, or transparent."""
+    if raw.lower() == "transparent":
+        return (0, 0, 0, 0)
+    match = _HEX.fullmatch(raw)
+    if match:
+        digits = match.group(1)
+        if len(digits) <= 4:
+            digits = "".join(c * 2 for c in digits)
+        if len(digits) == 6:
+            digits += "ff"
+        r, g, b, a = (int(digits[i : i + 2], 16) for i in range(0, 8, 2))
+        return (r, g, b, a)
+    if raw.lower() in ImageColor.colormap:
+        r, g, b = ImageColor.getrgb(raw.lower())[:3]
+        return (r, g, b, 255)
+    return None
+
+
+def _flag(data: Any, name: str, default: bool, errors: list[FieldError]) -> bool:
+    raw = _value(data, name)
+    if raw is None:
+        return default
+    if raw.lower() in _TRUE:
+        return True
+    if raw.lower() in _FALSE:
+        return False
+    errors.append(FieldError(name, f"'{name}' must be true or false, got: '{raw}'"))
+    return default

@@ -1,0 +1,79 @@
+from __future__ import annotations
+
+import base64
+from pathlib import PurePath
+
+from django.http import HttpResponse
+from drf_spectacular.utils import extend_schema
+from rest_framework.parsers import FormParser, MultiPartParser
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from config.errors import ApiError
+from removal import schema
+from removal.imaging import UnreadableImage
+from removal.pipeline import Busy, RemovalResult, remove_background
+from removal.validation import parse_removal_request
+
+EXTENSIONS = {"PNG": "png", "JPEG": "jpg", "WEBP": "webp", "BMP": "bmp"}
+
+
+class RemoveBackgroundView(APIView):
+    """POST /rmbg: authenticate -> gate -> validate -> reserve -> infer -> commit."""
+
+    parser_classes = [MultiPartParser, FormParser]
+
+    @extend_schema(**schema.RMBG)
+    def post(self, request: Request) -> HttpResponse:
+        # Authentication and gating are DRF's authentication_classes/permissions;
+        # reserving and committing a credit wrap the inference below.
+        removal = parse_removal_request(request.data, request.FILES)
+        try:
+            result = remove_background(removal.image, removal.options)
+        except UnreadableImage:
+            raise ApiError(
+                "File could not be read as an image (the data is corrupted or truncated)",
+                field="image",
+            ) from None
+        except Busy:
+            raise ApiError(
+                "The server is busy. Please retry in a few seconds.",
+                status_code=503,
+                headers={"Retry-After": "5"},
+            ) from None
+        return self.render_result(request, result, removal.image.name)
+
+    @staticmethod
+    def render_result(request: Request, result: RemovalResult, upload_name: str) -> HttpResponse:
+        headers = {"X-Width": str(result.width), "X-Height": str(result.height)}
+        if wants_json(request.headers.get("Accept", "")):
+            body = {
+                "image": base64.b64encode(result.content).decode("ascii"),
+                "format": result.format.lower(),
+                "width": result.width,
+                "height": result.height,
+            }
+            return Response(body, headers=headers)
+        stem = PurePath(upload_name or "image").stem or "image"
+        filename = f"{stem}-cutout.{EXTENSIONS[result.format]}"
+        response = HttpResponse(result.content, content_type=result.media_type, headers=headers)
+        response["Content-Disposition"] = f'inline; filename="{_ascii(filename)}"'
+        return response
+
+
+def wants_json(accept: str) -> bool:
+    """JSON only for a client that asks for JSON and not for images or anything.
+
+    rembg.js (axios) sends "application/json, text/plain, */*" and expects raw bytes.
+    """
+    types = {part.split(";")[0].strip().lower() for part in accept.split(",")}
+    return (
+        "application/json" in types
+        and "*/*" not in types
+        and not any(t.startswith("image/") for t in types)
+    )
+
+
+def _ascii(name: str) -> str:
+    return "".join(c if c.isascii() and c.isprintable() and c not in '"\\' else "_" for c in name)
