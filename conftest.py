@@ -6,7 +6,18 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
+from removal.tests.helpers import multipart
+
 DATA = Path(__file__).resolve().parent / "removal" / "tests" / "data"
+
+
+@pytest.fixture(autouse=True)
+def _plain_static_files(settings):
+    """Tests serve assets from the app folders; production runs collectstatic first."""
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    }
 
 
 @pytest.fixture(scope="session")
@@ -22,3 +33,15 @@ def small_car_jpeg(car_jpeg: bytes) -> bytes:
     buffer = io.BytesIO()
     image.save(buffer, "JPEG", quality=95)
     return buffer.getvalue()
+
+
+@pytest.fixture
+def rmbg(client):
+    """POST /rmbg with an image and string fields, the way rembg.js does."""
+
+    def post(image: bytes | None = None, name: str = "photo.jpg", headers=None, **fields):
+        files = {} if image is None else {"image": (name, image)}
+        body, content_type = multipart({k: str(v) for k, v in fields.items()}, files)
+        return client.post("/rmbg", body, content_type=content_type, headers=headers or {})
+
+    return post

@@ -32,6 +32,10 @@ class UnreadableImage(Exception):
     """The bytes claim to be an image but cannot be decoded."""
 
 
+class ImageTooLarge(UnreadableImage):
+    """The header declares more pixels than we would ever decode."""
+
+
 def sniff_format(head: bytes) -> str | None:
     """The image format named by the file's first bytes, or None."""
     if len(head) >= 12 and head[:4] == b"RIFF" and head[8:12] == b"WEBP":
@@ -47,7 +51,9 @@ def open_image(stream: BinaryIO, fmt: str) -> Image.Image:
     stream.seek(0)
     try:
         return Image.open(stream, formats=[fmt])
-    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as exc:
+    except Image.DecompressionBombError as exc:
+        raise ImageTooLarge(str(exc)) from exc
+    except (OSError, SyntaxError, ValueError) as exc:
         raise UnreadableImage(str(exc)) from exc
 
 
@@ -72,7 +78,7 @@ def _normalise_mode(image: Image.Image) -> Image.Image:
         if mode != "F" and values.max(initial=0) > 255:
             values = values / 257.0
         grey = np.clip(values, 0, 255).astype(np.uint8)
-        return Image.fromarray(grey, mode="L").convert("RGB")
+        return Image.fromarray(grey).convert("RGB")
     if mode == "P":
         return image.convert("RGBA" if "transparency" in image.info else "RGB")
     if mode in ("LA", "La", "PA", "RGBa"):

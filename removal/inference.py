@@ -60,7 +60,7 @@ class MaskModel:
         low, high = prediction.min(), prediction.max()
         span = (high - low) or 1.0
         matte = ((prediction - low) / span * 255).astype(np.uint8)
-        return Image.fromarray(matte, mode="L").resize(image.size, Image.Resampling.LANCZOS)
+        return Image.fromarray(matte).resize(image.size, Image.Resampling.LANCZOS)
 
 
 _model: MaskModel | None = None

@@ -115,6 +115,15 @@ def _check_dimensions(upload: UploadedFile, fmt: str, errors: list[FieldError]) 
     try:
         with imaging.open_image(upload, fmt) as image:
             width, height = image.size
+    except imaging.ImageTooLarge:
+        side = imaging.MAX_SIDE
+        errors.append(
+            FieldError(
+                "image",
+                f"Image dimensions exceed the maximum allowed size of {side}x{side}px.",
+            )
+        )
+        return
     except imaging.UnreadableImage:
         errors.append(
             FieldError(

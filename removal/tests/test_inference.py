@@ -1,0 +1,117 @@
+"""The model is loaded once per process, shared by threads, and work is bounded."""
+
+from __future__ import annotations
+
+import importlib
+import shutil
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+import onnxruntime
+import pytest
+from django.test import override_settings
+from PIL import Image
+
+from removal import inference, pipeline
+from removal.tests.helpers import decode
+
+
+@pytest.fixture
+def fresh_model(monkeypatch):
+    """Forget the loaded model (and slots) for the test; restore them after."""
+    monkeypatch.setattr(inference, "_model", None)
+    monkeypatch.setattr(pipeline, "_slots", None)
+
+
+def test_the_bundled_model_is_rembgs_u2netp():
+    import hashlib
+
+    path = inference.bundled_model_path()
+    assert path.name == "u2netp.onnx"
+    assert hashlib.md5(path.read_bytes()).hexdigest() == "8e83ca70e441ab06c318d82300c84806"  # noqa: S324
+
+
+def test_the_wsgi_application_loads_the_model_at_start(fresh_model):
+    import config.wsgi
+
+    importlib.reload(config.wsgi)
+    assert inference._model is not None
+
+
+def test_requests_never_load_the_model(rmbg, small_car_jpeg, monkeypatch):
+    model = inference.get_model()
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("a request created an onnxruntime session")
+
+    monkeypatch.setattr(onnxruntime, "InferenceSession", refuse)
+    assert rmbg(small_car_jpeg).status_code == 200
+    assert rmbg(small_car_jpeg).status_code == 200
+    assert inference.get_model() is model
+
+
+def test_a_setting_points_to_another_model_file(fresh_model, tmp_path, settings):
+    other = tmp_path / "my-model.onnx"
+    shutil.copy(inference.bundled_model_path(), other)
+    settings.REMOVAL_MODEL_PATH = str(other)
+    model = inference.get_model()
+    assert model.path == other
+    matte = model.predict(Image.new("RGB", (50, 40), "white"))
+    assert matte.size == (50, 40)
+
+
+def test_a_missing_model_file_fails_loudly(fresh_model, tmp_path, settings):
+    settings.REMOVAL_MODEL_PATH = str(tmp_path / "nope.onnx")
+    with pytest.raises(FileNotFoundError, match="nope.onnx"):
+        inference.get_model()
+
+
+def test_threads_share_one_session_and_get_the_same_answer(rmbg, small_car_jpeg):
+    expected = np.asarray(decode(rmbg(small_car_jpeg, mask="true", format="png")))
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        responses = list(
+            pool.map(lambda _: rmbg(small_car_jpeg, mask="true", format="png"), range(4))
+        )
+    for response in responses:
+        assert np.array_equal(np.asarray(decode(response)), expected)
+
+
+def test_concurrent_work_is_bounded_by_the_setting(fresh_model, rmbg, small_car_jpeg, monkeypatch):
+    in_flight = 0
+    peak = 0
+    lock = threading.Lock()
+    render = pipeline._render
+
+    def counting_render(*args, **kwargs):
+        nonlocal in_flight, peak
+        with lock:
+            in_flight += 1
+            peak = max(peak, in_flight)
+        try:
+            return render(*args, **kwargs)
+        finally:
+            with lock:
+                in_flight -= 1
+
+    monkeypatch.setattr(pipeline, "_render", counting_render)
+    with override_settings(REMOVAL_MAX_CONCURRENCY=2), ThreadPoolExecutor(max_workers=6) as pool:
+        statuses = list(pool.map(lambda _: rmbg(small_car_jpeg).status_code, range(6)))
+    assert statuses == [200] * 6
+    assert peak == 2
+
+
+def test_it_answers_503_when_no_slot_frees_up(fresh_model, rmbg, small_car_jpeg):
+    with override_settings(REMOVAL_MAX_CONCURRENCY=1, REMOVAL_QUEUE_TIMEOUT=1):
+        slots = pipeline._processing_slots()
+        slots.acquire()
+        try:
+            response = rmbg(small_car_jpeg)
+        finally:
+            slots.release()
+    assert response.status_code == 503
+    assert response["Retry-After"] == "5"
+    assert response.json() == {
+        "error": "The server is busy. Please retry in a few seconds.",
+        "status": 503,
+    }
