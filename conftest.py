@@ -20,6 +20,47 @@ def _plain_static_files(settings):
     }
 
 
+@pytest.fixture(autouse=True)
+def _fresh_cache():
+    """allauth's rate limits live in the cache: no test inherits another's."""
+    from django.core.cache import cache
+
+    cache.clear()
+    yield
+    cache.clear()
+
+
+@pytest.fixture
+def alice(db):
+    """A verified user."""
+    from accounts.tests.factories import UserFactory
+
+    return UserFactory(username="alice", verified=True)
+
+
+@pytest.fixture
+def alice_key(alice) -> str:
+    """Alice's raw API key."""
+    from accounts.models import ApiKey
+
+    return ApiKey.issue(alice, "Alice's laptop")[1]
+
+
+@pytest.fixture
+def bob(db):
+    """A user who never verified his e-mail address."""
+    from accounts.tests.factories import UserFactory
+
+    return UserFactory(username="bob", verified=False)
+
+
+@pytest.fixture
+def bob_key(bob) -> str:
+    from accounts.models import ApiKey
+
+    return ApiKey.issue(bob, "Bob's script")[1]
+
+
 @pytest.fixture(scope="session")
 def car_jpeg() -> bytes:
     """A real 480x360 photo of a car on a plain background."""

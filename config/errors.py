@@ -11,7 +11,6 @@ from dataclasses import dataclass
 
 from rest_framework import exceptions, status
 from rest_framework.response import Response
-from rest_framework.views import exception_handler
 
 
 @dataclass(frozen=True)
@@ -79,6 +78,10 @@ def _first_message(detail: object) -> str:
 
 
 def api_exception_handler(exc: Exception, context: dict) -> Response | None:
+    # Imported here: rest_framework.views imports the authentication classes,
+    # which raise the errors above.
+    from rest_framework.views import exception_handler
+
     response = exception_handler(exc, context)
     if response is None or not isinstance(exc, exceptions.APIException):
         return response

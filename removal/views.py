@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import base64
+import logging
 from pathlib import PurePath
 
 from django.http import HttpResponse
@@ -10,12 +11,14 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from accounts.authentication import Caller
 from config.errors import ApiError
 from removal import schema
 from removal.imaging import UnreadableImage
 from removal.pipeline import Busy, RemovalResult, remove_background
 from removal.validation import parse_removal_request
 
+logger = logging.getLogger(__name__)
 EXTENSIONS = {"PNG": "png", "JPEG": "jpg", "WEBP": "webp", "BMP": "bmp"}
 
 
@@ -26,8 +29,8 @@ class RemoveBackgroundView(APIView):
 
     @extend_schema(**schema.RMBG)
     def post(self, request: Request) -> HttpResponse:
-        # Authentication and gating are DRF's authentication_classes/permissions;
-        # reserving and committing a credit wrap the inference below.
+        # DRF has authenticated the caller (and refused bad keys) before this runs.
+        caller = Caller.of(request)
         removal = parse_removal_request(request.data, request.FILES)
         try:
             result = remove_background(removal.image, removal.options)
@@ -42,6 +45,9 @@ class RemoveBackgroundView(APIView):
                 status_code=503,
                 headers={"Retry-After": "5"},
             ) from None
+        logger.info(
+            "rmbg ok %s %s %dx%d", caller.describe(), result.format, result.width, result.height
+        )
         return self.render_result(request, result, removal.image.name)
 
     @staticmethod

@@ -1,0 +1,145 @@
+"""Who is calling the API, and through which channel.
+
+- ``x-api-key``                    -> that key's user, channel "api"
+- ``Authorization: Bearer <token>``-> the signed-in user of our own pages, channel "app"
+- a signed-in browser session      -> that user, channel "app" (CSRF enforced)
+- nothing                          -> anonymous, channel "app", known by client IP
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import dataclass
+from typing import Any
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.core import signing
+from rest_framework import authentication, exceptions
+from rest_framework.request import Request
+
+from accounts.models import ApiKey
+from config.errors import ApiError
+
+API_KEY_HEADER = "x-api-key"
+USER_TOKEN_SALT = "accounts.user-token"  # noqa: S105 - a namespace, not a secret
+INVALID_KEY = "invalid api key"
+UNVERIFIED = "Email address not verified – please check your inbox"
+BOTH_CREDENTIALS = "This is a mistake: Cannot use both API key and user token"
+
+
+@dataclass(frozen=True)
+class Channel:
+    """What ``request.auth`` holds once a caller is authenticated."""
+
+    name: str  # "api" or "app"
+    api_key: ApiKey | None = None
+
+
+APP = Channel("app")
+
+
+@dataclass(frozen=True)
+class Caller:
+    """Who made an API request: a user (or nobody), the channel, the client IP."""
+
+    user: Any
+    channel: str
+    api_key: ApiKey | None
+    ip: str
+
+    @classmethod
+    def of(cls, request: Request) -> Caller:
+        auth = request.auth if isinstance(request.auth, Channel) else APP
+        user = request.user if request.user and request.user.is_authenticated else None
+        return cls(user=user, channel=auth.name, api_key=auth.api_key, ip=client_ip(request))
+
+    def describe(self) -> str:
+        """For logs: never the key itself, only its visible prefix."""
+        if self.user is None:
+            return f"channel={self.channel} anonymous ip={self.ip}"
+        key = f" key={self.api_key.prefix}" if self.api_key else ""
+        return f"channel={self.channel} user={self.user.pk}{key}"
+
+
+def bearer_token(request: Request) -> str | None:
+    header = authentication.get_authorization_header(request).decode("latin-1")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        return None
+    return token.strip()
+
+
+class ApiKeyAuthentication(authentication.BaseAuthentication):
+    def authenticate(self, request: Request):
+        raw_key = request.headers.get(API_KEY_HEADER)
+        if raw_key is None:
+            return None
+        if bearer_token(request) is not None:
+            raise ApiError(BOTH_CREDENTIALS, status_code=400)
+        key = ApiKey.objects.for_key(raw_key.strip())
+        if key is None or not key.user.is_active:
+            raise exceptions.AuthenticationFailed(INVALID_KEY)
+        if not key.user_email_verified:
+            raise exceptions.PermissionDenied(UNVERIFIED)
+        key.touch()
+        return key.user, Channel("api", key)
+
+    def authenticate_header(self, request: Request) -> str:
+        return f'ApiKey header="{API_KEY_HEADER}"'
+
+
+def issue_user_token(user) -> str:
+    """A short-lived signed token our own pages use to call the API."""
+    return signing.dumps({"uid": user.pk}, salt=USER_TOKEN_SALT, compress=True)
+
+
+class UserTokenAuthentication(authentication.BaseAuthentication):
+    def authenticate(self, request: Request):
+        token = bearer_token(request)
+        if token is None:
+            return None
+        try:
+            payload = signing.loads(
+                token, salt=USER_TOKEN_SALT, max_age=settings.USER_TOKEN_MAX_AGE
+            )
+        except signing.BadSignature:
+            raise exceptions.AuthenticationFailed("invalid or expired user token") from None
+        user = get_user_model().objects.filter(pk=payload.get("uid"), is_active=True).first()
+        if user is None:
+            raise exceptions.AuthenticationFailed("invalid or expired user token")
+        return user, APP
+
+    def authenticate_header(self, request: Request) -> str:
+        return 'Bearer realm="api"'
+
+
+class AppSessionAuthentication(authentication.SessionAuthentication):
+    """Our own pages, signed in with a session cookie; CSRF is enforced."""
+
+    def authenticate(self, request: Request):
+        result = super().authenticate(request)
+        if result is None:
+            return None
+        return result[0], APP
+
+
+def client_ip(request) -> str:
+    """The caller's IP; X-Forwarded-For is believed only from a trusted proxy."""
+    remote = request.META.get("REMOTE_ADDR", "")
+    if not _is_trusted_proxy(remote):
+        return remote
+    hops = [h.strip() for h in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",") if h.strip()]
+    # Walk back from the nearest hop; the first address not ours is the client.
+    for hop in reversed(hops):
+        if not _is_trusted_proxy(hop):
+            return hop
+    return hops[0] if hops else remote
+
+
+def _is_trusted_proxy(address: str) -> bool:
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return False
+    return any(ip in network for network in settings.TRUSTED_PROXY_NETWORKS)

@@ -1,0 +1,63 @@
+from __future__ import annotations
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_POST
+
+from accounts.forms import ApiKeyNameForm
+from accounts.models import MAX_KEYS_PER_USER, ApiKey
+
+
+def _keys_page(request, *, form=None, new_key=None, raw_key=None, status=200):
+    context = {
+        "keys": ApiKey.objects.active().filter(user=request.user),
+        "form": form or ApiKeyNameForm(),
+        "new_key": new_key,
+        "raw_key": raw_key,
+        "max_keys": MAX_KEYS_PER_USER,
+        "api_url": request.build_absolute_uri("/rmbg"),
+    }
+    return render(request, "accounts/api_keys.html", context, status=status)
+
+
+@never_cache
+@login_required
+def api_keys(request):
+    if request.method != "POST":
+        return _keys_page(request)
+    form = ApiKeyNameForm(request.POST)
+    if not form.is_valid():
+        return _keys_page(request, form=form, status=400)
+    try:
+        key, raw_key = ApiKey.issue(request.user, form.cleaned_data["name"])
+    except ValidationError as exc:
+        form.add_error(None, exc)
+        return _keys_page(request, form=form, status=400)
+    # The raw key is shown in this response only; it is never stored or shown again.
+    return _keys_page(request, new_key=key, raw_key=raw_key)
+
+
+@require_POST
+@login_required
+def rename_api_key(request, pk: int):
+    key = get_object_or_404(ApiKey.objects.active(), pk=pk, user=request.user)
+    form = ApiKeyNameForm(request.POST)
+    if form.is_valid():
+        key.name = form.cleaned_data["name"]
+        key.save(update_fields=["name"])
+        messages.success(request, f"Renamed the key to “{key.name}”.")
+    else:
+        messages.error(request, "A key needs a name of at most 100 characters.")
+    return redirect("api-keys")
+
+
+@require_POST
+@login_required
+def revoke_api_key(request, pk: int):
+    key = get_object_or_404(ApiKey.objects.active(), pk=pk, user=request.user)
+    key.revoke()
+    messages.success(request, f"Revoked “{key.name}”. It stopped working immediately.")
+    return redirect("api-keys")
