@@ -21,13 +21,27 @@ def _plain_static_files(settings):
 
 
 @pytest.fixture(autouse=True)
-def _fresh_cache():
-    """allauth's rate limits live in the cache: no test inherits another's."""
+def _fresh_stores():
+    """Cache, counters and rate limits start empty: no test inherits another's."""
     from django.core.cache import cache
 
-    cache.clear()
+    from billing import counters, ratelimit
+
+    def clear():
+        cache.clear()
+        counters.client().flushdb()
+        ratelimit.limiter().storage.reset()
+
+    clear()
     yield
-    cache.clear()
+    clear()
+
+
+@pytest.fixture(autouse=True)
+def _generous_limits(settings):
+    """Tests post many images from 127.0.0.1; the limit tests set their own numbers."""
+    settings.ANONYMOUS_DAILY_LIMIT = 10_000
+    settings.API_RATE_LIMIT = "10000/minute"
 
 
 @pytest.fixture
@@ -77,7 +91,7 @@ def small_car_jpeg(car_jpeg: bytes) -> bytes:
 
 
 @pytest.fixture
-def rmbg(client):
+def rmbg(client, db):
     """POST /rmbg with an image and string fields, the way rembg.js does."""
 
     def post(image: bytes | None = None, name: str = "photo.jpg", headers=None, **fields):

@@ -100,6 +100,9 @@ if DATABASE_URL:
         )
 else:
     _db = {"ENGINE": "django.db.backends.sqlite3", "NAME": BASE_DIR / "db.sqlite3"}
+if _db["ENGINE"] == "django.db.backends.sqlite3":
+    # BEGIN IMMEDIATE: SQLite serialises writers up front instead of failing mid-transaction.
+    _db.setdefault("OPTIONS", {}).update({"transaction_mode": "IMMEDIATE", "timeout": 20})
 DATABASES = {"default": _db}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
@@ -111,6 +114,10 @@ if REDIS_URL and not REDIS_URL.startswith(("redis://", "rediss://", "unix://")):
     raise ImproperlyConfigured(
         f"REDIS_URL must start with redis://, rediss:// or unix://, got {REDIS_URL!r}"
     )
+
+# Seconds before a Redis call is given up (then: counters from the database,
+# rate limits open). Small, so a Redis outage never stalls requests.
+REDIS_TIMEOUT = env_int("REDIS_TIMEOUT_MS", 500, minimum=10) / 1000
 
 if REDIS_URL:
     CACHES = {
@@ -218,6 +225,20 @@ REMOVAL_WEBP_QUALITY = env_int("REMOVAL_WEBP_QUALITY", 90, minimum=1)
 REMOVAL_JPEG_QUALITY = env_int("REMOVAL_JPEG_QUALITY", 92, minimum=1)
 # Load and warm the model when the WSGI application starts.
 REMOVAL_WARM_UP = env_bool("REMOVAL_WARM_UP", True)
+
+# --- Credits and limits -------------------------------------------------------------
+# Short-term abuse limit per API key, user or IP (the `limits` package's syntax).
+API_RATE_LIMIT = env_str("API_RATE_LIMIT", "60/minute")
+try:
+    import limits as _limits
+
+    _limits.parse(API_RATE_LIMIT)
+except ValueError:
+    raise ImproperlyConfigured(
+        f"API_RATE_LIMIT must look like '60/minute', got {API_RATE_LIMIT!r}"
+    ) from None
+# Images per UTC day for visitors without an account, per IP.
+ANONYMOUS_DAILY_LIMIT = env_int("ANONYMOUS_DAILY_LIMIT", 10, minimum=0)
 
 # --- API ----------------------------------------------------------------------
 REST_FRAMEWORK = {

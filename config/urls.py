@@ -14,4 +14,5 @@ urlpatterns = [
     path("api/openapi", SpectacularAPIView.as_view(), name="openapi"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="openapi"), name="api-docs"),
     path("", include("removal.urls")),
+    path("", include("billing.urls")),
 ]

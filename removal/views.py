@@ -12,6 +12,8 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.authentication import Caller
+from billing import credits
+from billing.ratelimit import RateLimitedMixin
 from config.errors import ApiError
 from removal import schema
 from removal.imaging import UnreadableImage
@@ -22,7 +24,7 @@ logger = logging.getLogger(__name__)
 EXTENSIONS = {"PNG": "png", "JPEG": "jpg", "WEBP": "webp", "BMP": "bmp"}
 
 
-class RemoveBackgroundView(APIView):
+class RemoveBackgroundView(RateLimitedMixin, APIView):
     """POST /rmbg: authenticate -> gate -> validate -> reserve -> infer -> commit."""
 
     parser_classes = [MultiPartParser, FormParser]
@@ -32,8 +34,20 @@ class RemoveBackgroundView(APIView):
         # DRF has authenticated the caller (and refused bad keys) before this runs.
         caller = Caller.of(request)
         removal = parse_removal_request(request.data, request.FILES)
+        idempotency_key = request.headers.get("Idempotency-Key")
+        with credits.metered(caller, idempotency_key=idempotency_key) as reservation:
+            result = self.remove(removal)
+        logger.info(
+            "rmbg ok %s %s %dx%d", caller.describe(), result.format, result.width, result.height
+        )
+        response = self.render_result(request, result, removal.image.name)
+        response["X-Credits-Charged"] = str(reservation.charges)
+        return response
+
+    @staticmethod
+    def remove(removal) -> RemovalResult:
         try:
-            result = remove_background(removal.image, removal.options)
+            return remove_background(removal.image, removal.options)
         except UnreadableImage:
             raise ApiError(
                 "File could not be read as an image (the data is corrupted or truncated)",
@@ -45,10 +59,6 @@ class RemoveBackgroundView(APIView):
                 status_code=503,
                 headers={"Retry-After": "5"},
             ) from None
-        logger.info(
-            "rmbg ok %s %s %dx%d", caller.describe(), result.format, result.width, result.height
-        )
-        return self.render_result(request, result, removal.image.name)
 
     @staticmethod
     def render_result(request: Request, result: RemovalResult, upload_name: str) -> HttpResponse:

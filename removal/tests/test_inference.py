@@ -67,6 +67,8 @@ def test_a_missing_model_file_fails_loudly(fresh_model, tmp_path, settings):
         inference.get_model()
 
 
+# Requests in other threads use other database connections: commit for real.
+@pytest.mark.django_db(transaction=True)
 def test_threads_share_one_session_and_get_the_same_answer(rmbg, small_car_jpeg):
     expected = np.asarray(decode(rmbg(small_car_jpeg, mask="true", format="png")))
     with ThreadPoolExecutor(max_workers=4) as pool:
@@ -77,6 +79,7 @@ def test_threads_share_one_session_and_get_the_same_answer(rmbg, small_car_jpeg)
         assert np.array_equal(np.asarray(decode(response)), expected)
 
 
+@pytest.mark.django_db(transaction=True)
 def test_concurrent_work_is_bounded_by_the_setting(fresh_model, rmbg, small_car_jpeg, monkeypatch):
     in_flight = 0
     peak = 0

@@ -1,0 +1,198 @@
+from __future__ import annotations
+
+import calendar
+from datetime import UTC, datetime
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+
+
+def month_bounds(moment: datetime) -> tuple[datetime, datetime]:
+    """The UTC calendar month containing ``moment``: [start, next month's start)."""
+    moment = moment.astimezone(UTC)
+    start = datetime(moment.year, moment.month, 1, tzinfo=UTC)
+    days = calendar.monthrange(moment.year, moment.month)[1]
+    end = datetime(moment.year + (moment.month == 12), moment.month % 12 + 1, 1, tzinfo=UTC)
+    assert (end - start).days == days
+    return start, end
+
+
+FREE_PLAN = {"label": "Free", "included_credits": 50}
+
+
+class PlanQuerySet(models.QuerySet):
+    def default(self) -> Plan:
+        """The default plan; a Free plan is recreated if an operator deleted every plan."""
+        plan = self.filter(is_default=True).first() or self.order_by("pk").first()
+        if plan is None:
+            plan, _ = self.get_or_create(
+                label=FREE_PLAN["label"],
+                defaults={"included_credits": FREE_PLAN["included_credits"], "is_default": True},
+            )
+        return plan
+
+
+class Plan(models.Model):
+    """A subscription plan: a label such as ``Premium-20000`` and its credits per period."""
+
+    label = models.CharField(max_length=50, unique=True)
+    included_credits = models.PositiveIntegerField(help_text="Credits included per billing period.")
+    is_default = models.BooleanField(default=False, help_text="The plan of new and lapsed users.")
+    stripe_price_id = models.CharField(max_length=100, blank=True, db_index=True)
+    monthly_price = models.DecimalField(max_digits=8, decimal_places=2, default=0)
+
+    objects = PlanQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["included_credits"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["is_default"], condition=Q(is_default=True), name="one_default_plan"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.label
+
+
+class CreditAccount(models.Model):
+    """A user's plan, prepaid balance and the state of the current billing period."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, models.CASCADE, related_name="credit_account"
+    )
+    plan = models.ForeignKey(Plan, models.PROTECT)
+    prepaid_balance = models.PositiveIntegerField(default=0)
+    # The current period, cached from BillingPeriod (or the calendar month).
+    period_start = models.DateTimeField()
+    period_end = models.DateTimeField()
+    period_from_stripe = models.BooleanField(default=False)
+    # Committed charges in the current period, app and api together.
+    period_used = models.PositiveIntegerField(default=0)
+    # Set when a counter update could not reach Redis: rebuild on next read.
+    counters_stale = models.BooleanField(default=False)
+    stripe_customer_id = models.CharField(max_length=100, blank=True, db_index=True)
+
+    def __str__(self) -> str:
+        return f"{self.user} on {self.plan}"
+
+    @property
+    def included_credits(self) -> int:
+        return self.plan.included_credits
+
+    @property
+    def remaining_included(self) -> int:
+        return max(0, self.plan.included_credits - self.period_used)
+
+
+class BillingPeriod(models.Model):
+    """A billing period recorded for a user, by Stripe's webhooks or by an operator."""
+
+    STRIPE = "stripe"
+    MANUAL = "manual"
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, models.CASCADE, related_name="billing_periods"
+    )
+    start = models.DateTimeField()
+    end = models.DateTimeField()
+    source = models.CharField(
+        max_length=10, choices=[(STRIPE, "Stripe"), (MANUAL, "Manual")], default=MANUAL
+    )
+    stripe_subscription_id = models.CharField(max_length=100, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-start"]
+        constraints = [models.UniqueConstraint(fields=["user", "start"], name="one_period_start")]
+
+    def __str__(self) -> str:
+        return f"{self.user}: {self.start:%Y-%m-%d} – {self.end:%Y-%m-%d}"
+
+    @classmethod
+    def current_for(cls, user, now: datetime) -> tuple[datetime, datetime, bool]:
+        """(start, end, from_stripe) of the period containing ``now``; else the UTC month."""
+        period = cls.objects.filter(user=user, start__lte=now, end__gt=now).order_by("-start")
+        recorded = period.first()
+        if recorded is not None:
+            return recorded.start, recorded.end, recorded.source == cls.STRIPE
+        start, end = month_bounds(now)
+        return start, end, False
+
+
+class Charge(models.Model):
+    """One credit, reserved before processing and committed on success: the ledger."""
+
+    RESERVED = "reserved"
+    COMMITTED = "committed"
+    INCLUDED = "included"
+    PREPAID = "prepaid"
+    APP = "app"
+    API = "api"
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, models.PROTECT, related_name="charges")
+    status = models.CharField(
+        max_length=10, choices=[(RESERVED, "Reserved"), (COMMITTED, "Committed")]
+    )
+    source = models.CharField(max_length=10, choices=[(INCLUDED, "Included"), (PREPAID, "Prepaid")])
+    channel = models.CharField(max_length=3, choices=[(APP, "Web app"), (API, "API")])
+    period_start = models.DateTimeField()
+    reserved_at = models.DateTimeField(default=timezone.now)
+    charged_at = models.DateTimeField(null=True, blank=True)
+    api_key = models.ForeignKey(
+        "accounts.ApiKey", models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    # NULL, not "": only keys that were sent take part in the unique constraint.
+    idempotency_key = models.CharField(max_length=255, null=True, blank=True)  # noqa: DJ001
+
+    class Meta:
+        ordering = ["-reserved_at"]
+        indexes = [
+            models.Index(fields=["user", "status", "period_start", "channel"]),
+            models.Index(fields=["user", "status", "charged_at"]),
+        ]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["user", "idempotency_key"],
+                condition=Q(idempotency_key__isnull=False),
+                name="one_charge_per_idempotency_key",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} {self.channel} {self.status} {self.reserved_at:%Y-%m-%d %H:%M}"
+
+
+class CreditGrant(models.Model):
+    """Prepaid credits added to a balance: a pack bought, or an operator's grant."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, models.PROTECT, related_name="credit_grants")
+    amount = models.PositiveIntegerField()
+    reason = models.CharField(max_length=200)
+    # Stripe's id of what paid for it (checkout session): a grant happens once.
+    stripe_reference = models.CharField(  # noqa: DJ001 - NULLs stay out of the unique index
+        max_length=255, null=True, blank=True, unique=True
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.amount} prepaid credits for {self.user} ({self.reason})"
+
+
+class AnonymousUsage(models.Model):
+    """Images processed per client IP per UTC day, for visitors without an account."""
+
+    ip = models.GenericIPAddressField()
+    day = models.DateField()
+    used = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["ip", "day"], name="one_row_per_ip_day")]
+
+    def __str__(self) -> str:
+        return f"{self.ip} on {self.day}: {self.used}"

@@ -1,0 +1,9 @@
+from __future__ import annotations
+
+from django.urls import path
+
+from billing import views
+
+urlpatterns = [
+    path("api/membership-usage", views.MembershipUsageView.as_view(), name="membership-usage"),
+]

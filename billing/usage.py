@@ -1,0 +1,121 @@
+"""Usage as /api/membership-usage reports it: Redis counters, rebuilt from the ledger."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from django.db import transaction
+from django.db.models import Count, Q
+from django.utils import timezone
+
+from billing import counters
+from billing.credits import account_for, locked_account
+from billing.models import BillingPeriod, Charge, CreditAccount, month_bounds
+
+logger = logging.getLogger(__name__)
+CHANNELS = (Charge.APP, Charge.API)
+
+
+@dataclass(frozen=True)
+class Bucket:
+    """A counter: its Redis key and the ledger rows it counts."""
+
+    key: str
+    query: Q
+
+
+def month_buckets(user_id: int, year: int, month: int) -> list[Bucket]:
+    start, end = month_bounds(datetime(year, month, 1, tzinfo=UTC))
+    return [
+        Bucket(
+            counters.month_key(user_id, channel, start),
+            Q(channel=channel, charged_at__gte=start, charged_at__lt=end),
+        )
+        for channel in CHANNELS
+    ]
+
+
+def cycle_buckets(user_id: int, period_start: datetime) -> list[Bucket]:
+    return [
+        Bucket(
+            counters.cycle_key(user_id, channel, period_start),
+            Q(channel=channel, period_start=period_start),
+        )
+        for channel in CHANNELS
+    ]
+
+
+def count(user, buckets: list[Bucket]) -> list[int]:
+    """Counter values from Redis; whatever is missing is rebuilt from the ledger."""
+    keys = [b.key for b in buckets]
+    try:
+        account = account_for(user)
+        if account.counters_stale:
+            _discard_stale_counters(user)
+        values = counters.read(keys)
+        if None not in values:
+            return values
+        return _rebuild(user, buckets)
+    except counters.RedisUnavailable:
+        logger.warning("Redis unavailable: usage of user %s read from the database", user.pk)
+        return _from_ledger(user, buckets)
+
+
+def _from_ledger(user, buckets: list[Bucket]) -> list[int]:
+    committed = Charge.objects.filter(user=user, status=Charge.COMMITTED)
+    totals = committed.aggregate(
+        **{f"b{i}": Count("id", filter=bucket.query) for i, bucket in enumerate(buckets)}
+    )
+    return [totals[f"b{i}"] for i in range(len(buckets))]
+
+
+def _rebuild(user, buckets: list[Bucket]) -> list[int]:
+    with transaction.atomic():
+        # The account lock orders this rebuild with commits (billing.credits.commit),
+        # which count a charge in Redis while holding the same lock.
+        locked_account(user, timezone.now())
+        values = counters.read([b.key for b in buckets])
+        missing = [b for b, v in zip(buckets, values, strict=True) if v is None]
+        rebuilt = dict(zip([b.key for b in missing], _from_ledger(user, missing), strict=True))
+        if rebuilt:
+            counters.store(rebuilt)
+    return [rebuilt.get(b.key, v) for b, v in zip(buckets, values, strict=True)]
+
+
+def _discard_stale_counters(user) -> None:
+    with transaction.atomic():
+        account = CreditAccount.objects.select_for_update().get(user=user)
+        if account.counters_stale:
+            counters.forget_user(user.pk)
+            account.counters_stale = False
+            account.save(update_fields=["counters_stale"])
+
+
+def billing_cycles(user, account: CreditAccount) -> list[tuple[datetime, datetime]]:
+    """Every period the user has used or had recorded, newest first, with its end."""
+    starts = set(
+        Charge.objects.filter(user=user, status=Charge.COMMITTED)
+        .values_list("period_start", flat=True)
+        .distinct()
+    )
+    starts |= set(BillingPeriod.objects.filter(user=user).values_list("start", flat=True))
+    starts = {s for s in starts if s <= account.period_start}
+    starts.add(account.period_start)
+    ordered = sorted(starts, reverse=True)
+    cycles = [(ordered[0], account.period_end)]
+    for newer, start in zip(ordered, ordered[1:], strict=False):
+        cycles.append((start, datetime.fromtimestamp(newer.timestamp() - 1, tz=UTC)))
+    return cycles
+
+
+def cycle_end(user, account: CreditAccount, period_start: datetime) -> datetime:
+    for start, end in billing_cycles(user, account):
+        if start == period_start:
+            return end
+    recorded = BillingPeriod.objects.filter(user=user, start=period_start).first()
+    if recorded is not None:
+        return recorded.end
+    _, end = month_bounds(period_start)
+    return end
