@@ -94,9 +94,21 @@ def small_car_jpeg(car_jpeg: bytes) -> bytes:
 def rmbg(client, db):
     """POST /rmbg with an image and string fields, the way rembg.js does."""
 
-    def post(image: bytes | None = None, name: str = "photo.jpg", headers=None, **fields):
+    def post(
+        image: bytes | None = None,
+        name: str = "photo.jpg",
+        headers=None,
+        remote_addr: str = "127.0.0.1",
+        **fields,
+    ):
         files = {} if image is None else {"image": (name, image)}
         body, content_type = multipart({k: str(v) for k, v in fields.items()}, files)
-        return client.post("/rmbg", body, content_type=content_type, headers=headers or {})
+        return client.post(
+            "/rmbg",
+            body,
+            content_type=content_type,
+            headers=headers or {},
+            REMOTE_ADDR=remote_addr,
+        )
 
     return post

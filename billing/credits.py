@@ -57,13 +57,15 @@ def account_for(user) -> CreditAccount:
     start, end, from_stripe = BillingPeriod.current_for(user, timezone.now())
     try:
         with transaction.atomic():
-            return CreditAccount.objects.create(
+            account = CreditAccount.objects.create(
                 user=user,
                 plan=Plan.objects.default(),
                 period_start=start,
                 period_end=end,
                 period_from_stripe=from_stripe,
             )
+            transaction.on_commit(lambda: _mirror_period(user.pk, start, end))
+            return account
     except IntegrityError:  # created by a concurrent request
         return CreditAccount.objects.select_related("plan").get(user=user)
 

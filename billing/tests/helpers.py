@@ -1,0 +1,51 @@
+"""Shared set-up for the billing tests."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from django.utils import timezone
+
+from billing.credits import account_for
+from billing.models import BillingPeriod, Charge, Plan
+
+
+def put_on_plan(user, included: int, prepaid: int = 0, label: str | None = None):
+    plan, _ = Plan.objects.get_or_create(
+        label=label or f"Test-{included}", defaults={"included_credits": included}
+    )
+    account = account_for(user)
+    account.plan = plan
+    account.prepaid_balance = prepaid
+    account.save()
+    return account
+
+
+def record_period(user, start: datetime, end: datetime, *, stripe: bool = False):
+    return BillingPeriod.objects.create(
+        user=user,
+        start=start,
+        end=end,
+        source=BillingPeriod.STRIPE if stripe else BillingPeriod.MANUAL,
+    )
+
+
+def past_charge(user, channel: str, charged_at: datetime, period_start: datetime) -> Charge:
+    """A committed charge from the past, as the ledger would hold it."""
+    return Charge.objects.create(
+        user=user,
+        status=Charge.COMMITTED,
+        source=Charge.INCLUDED,
+        channel=channel,
+        period_start=period_start,
+        reserved_at=charged_at,
+        charged_at=charged_at,
+    )
+
+
+def committed(user, **filters) -> int:
+    return Charge.objects.filter(user=user, status=Charge.COMMITTED, **filters).count()
+
+
+def now() -> datetime:
+    return timezone.now()
