@@ -62,7 +62,9 @@ def decode(image: Image.Image) -> Image.Image:
     try:
         image.seek(0)
         image.load()
-        image = ImageOps.exif_transpose(image)
+        # In place: without it Pillow returns a full copy even when nothing
+        # rotates, which doubles the peak for a big upload.
+        ImageOps.exif_transpose(image, in_place=True)
     except (OSError, SyntaxError, ValueError, EOFError, Image.DecompressionBombError) as exc:
         raise UnreadableImage(str(exc)) from exc
     return _normalise_mode(image)

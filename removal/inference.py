@@ -48,7 +48,9 @@ class MaskModel:
         self.input_name = self.session.get_inputs()[0].name
 
     def preprocess(self, image: Image.Image) -> np.ndarray:
-        small = np.asarray(image.convert("RGB").resize(MODEL_SIZE, Image.Resampling.LANCZOS))
+        # convert() copies even an RGB image; skip it for RGB (same pixels).
+        rgb = image if image.mode == "RGB" else image.convert("RGB")
+        small = np.asarray(rgb.resize(MODEL_SIZE, Image.Resampling.LANCZOS))
         peak = small.max() or 1  # an all-black image would divide by zero
         normalised = (small / peak - MEAN) / STD
         return normalised.transpose((2, 0, 1))[np.newaxis].astype(np.float32)
