@@ -8,6 +8,7 @@ is bounded so memory stays bounded under load.
 from __future__ import annotations
 
 import io
+import os
 import threading
 from dataclasses import dataclass
 from typing import BinaryIO
@@ -15,7 +16,7 @@ from typing import BinaryIO
 from django.conf import settings
 from PIL import Image, ImageChops
 
-from removal import imaging
+from removal import imaging, png
 from removal.inference import get_model
 
 MEDIA_TYPES = {
@@ -173,18 +174,41 @@ def fill_background(image: Image.Image, color: Color | None, *, opaque: bool) ->
 
 def encode(image: Image.Image, fmt: str) -> RemovalResult:
     buffer = io.BytesIO()
+    if fmt == "PNG" and _parallel_png(image):
+        content = png.encode(
+            image, level=settings.REMOVAL_PNG_COMPRESS_LEVEL, threads=_png_threads()
+        )
+        return _result(content, fmt, image)
     if fmt == "PNG":
         image.save(buffer, "PNG", compress_level=settings.REMOVAL_PNG_COMPRESS_LEVEL)
     elif fmt == "WEBP":
-        image.save(buffer, "WEBP", quality=settings.REMOVAL_WEBP_QUALITY, method=4)
+        image.save(
+            buffer,
+            "WEBP",
+            quality=settings.REMOVAL_WEBP_QUALITY,
+            method=settings.REMOVAL_WEBP_METHOD,
+        )
     elif fmt == "JPEG":
         image.save(buffer, "JPEG", quality=settings.REMOVAL_JPEG_QUALITY)
     elif fmt == "BMP":
         image.save(buffer, "BMP")
     else:
         raise ValueError(f"unsupported output format {fmt!r}")
+    return _result(buffer.getvalue(), fmt, image)
+
+
+def _parallel_png(image: Image.Image) -> bool:
+    minimum = settings.REMOVAL_PNG_PARALLEL_MIN_PIXELS
+    return bool(minimum) and image.width * image.height >= minimum and png.supports(image)
+
+
+def _png_threads() -> int:
+    return settings.REMOVAL_PNG_THREADS or os.cpu_count() or 1
+
+
+def _result(content: bytes, fmt: str, image: Image.Image) -> RemovalResult:
     return RemovalResult(
-        content=buffer.getvalue(),
+        content=content,
         media_type=MEDIA_TYPES[fmt],
         format=fmt,
         width=image.width,
