@@ -8,7 +8,12 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 
 application = get_wsgi_application()
 
-# Load the model when the worker starts, not on its first request.
+# Worker start, before gunicorn starts its request threads: cap the malloc
+# arenas, then load the model so the first request is not the slow one.
+from django.conf import settings  # noqa: E402
+
+from removal import malloc  # noqa: E402
 from removal.inference import warm_up  # noqa: E402
 
+malloc.limit_arenas(settings.REMOVAL_MALLOC_ARENA_MAX)
 warm_up()

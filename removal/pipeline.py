@@ -16,7 +16,7 @@ from typing import BinaryIO
 from django.conf import settings
 from PIL import Image, ImageChops
 
-from removal import imaging, png
+from removal import imaging, malloc, png
 from removal.inference import get_model
 
 MEDIA_TYPES = {
@@ -77,12 +77,19 @@ def remove_background(data: bytes | BinaryIO, options: RemovalOptions) -> Remova
     slots = _processing_slots()
     if not slots.acquire(timeout=settings.REMOVAL_QUEUE_TIMEOUT):
         raise Busy
+    pixels = 0
     try:
+        opened = [imaging.open_image(stream, fmt)]
+        pixels = opened[0].width * opened[0].height
         # No local name for the decoded image: _render owns it and drops it as
         # soon as the cut-out exists, which lowers the peak for big uploads.
-        return _render([imaging.decode(imaging.open_image(stream, fmt))], options)
+        return _render([imaging.decode(opened.pop())], options)
     finally:
         slots.release()
+        trim_from = settings.REMOVAL_MALLOC_TRIM_MIN_PIXELS
+        if trim_from and pixels >= trim_from:
+            # A big image leaves freed heap that glibc would keep: hand it back.
+            malloc.trim()
 
 
 def _render(owned: list[Image.Image], options: RemovalOptions) -> RemovalResult:

@@ -39,6 +39,43 @@ def test_the_wsgi_application_loads_the_model_at_start(fresh_model):
     assert inference._model is not None
 
 
+def test_the_model_has_a_solo_session_on_every_core_and_a_shared_one(fresh_model, settings):
+    settings.REMOVAL_MAX_CONCURRENCY = 2
+    settings.REMOVAL_INTRA_OP_THREADS = 1
+    settings.REMOVAL_SOLO_THREADS = 2
+    model = inference.get_model()
+    assert model.solo is not model.shared
+    options = (model.solo.get_session_options(), model.shared.get_session_options())
+    assert [o.intra_op_num_threads for o in options] == [2, 1]
+
+
+def test_a_lone_image_runs_on_the_solo_session_and_overlapping_ones_share(fresh_model, settings):
+    settings.REMOVAL_INTRA_OP_THREADS = 1
+    settings.REMOVAL_SOLO_THREADS = 2
+    model = inference.get_model()
+    used = []
+    both_running = threading.Barrier(2, timeout=30)
+
+    class Recording:
+        def __init__(self, session, name):
+            self.session, self.name = session, name
+
+        def run(self, *args):
+            used.append(self.name)
+            if len(used) <= 2:
+                both_running.wait()  # hold the first two runs so they overlap
+            return self.session.run(*args)
+
+    model.solo = Recording(model.solo, "solo")
+    model.shared = Recording(model.shared, "shared")
+    image = Image.new("RGB", (64, 48), "white")
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        list(pool.map(lambda _: model.predict(image), range(2)))
+    assert used == ["solo", "shared"]
+    model.predict(image)
+    assert used[-1] == "solo"
+
+
 def test_requests_never_load_the_model(rmbg, small_car_jpeg, monkeypatch):
     model = inference.get_model()
 
