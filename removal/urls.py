@@ -2,8 +2,9 @@ from __future__ import annotations
 
 from django.urls import path
 
-from removal import views
+from removal import pages, views
 
 urlpatterns = [
     path("rmbg", views.RemoveBackgroundView.as_view(), name="rmbg"),
+    path("editor/", pages.editor, name="editor"),
 ]

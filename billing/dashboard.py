@@ -1,0 +1,104 @@
+"""The usage dashboard's data: one billing period, its daily usage, and every period."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+
+from django.db.models import Count
+from django.db.models.functions import TruncDate
+from django.utils import timezone
+
+from billing import membership
+from billing.credits import account_for
+from billing.models import Charge
+
+CHART_WIDTH = 720
+CHART_HEIGHT = 180
+
+
+@dataclass(frozen=True)
+class Bar:
+    day: date
+    app: int
+    api: int
+    x: float
+    width: float
+    app_height: float
+    api_height: float
+
+    @property
+    def total(self) -> int:
+        return self.app + self.api
+
+
+def period_view(user, requested_start: str | None) -> dict:
+    account = account_for(user)
+    query = membership.UsageQuery(0, 0, None, False, True)
+    cycles = membership.report(user, query)["billingCycles"]
+    starts = {c["periodStartUnix"]: c for c in cycles}
+    selected = starts.get(_int(requested_start)) or cycles[0]
+    start = datetime.fromtimestamp(selected["periodStartUnix"], tz=UTC)
+    cycle = membership.billing_cycle(user, account, start)
+    end = datetime.fromtimestamp(cycle["periodEndUnix"], tz=UTC)
+    bars, peak = daily_bars(user, start, min(end, timezone.now()))
+    return {
+        "account": account,
+        "cycles": cycles,
+        "selected": selected["periodStartUnix"],
+        "cycle": cycle,
+        "period_start": start,
+        "period_end": end,
+        "bars": bars,
+        "peak": peak,
+        "used_percent": min(
+            100, round(100 * cycle["usedIncludedCredits"] / cycle["includedCredits"])
+        )
+        if cycle["includedCredits"]
+        else 100,
+        "chart_width": CHART_WIDTH,
+        "chart_height": CHART_HEIGHT,
+    }
+
+
+def daily_bars(user, start: datetime, last: datetime) -> tuple[list[Bar], int]:
+    rows = (
+        Charge.objects.filter(user=user, status=Charge.COMMITTED, period_start=start)
+        .annotate(day=TruncDate("charged_at", tzinfo=UTC))
+        .values("day", "channel")
+        .annotate(n=Count("id"))
+    )
+    per_day: dict[date, dict[str, int]] = {}
+    for row in rows:
+        per_day.setdefault(row["day"], {})[row["channel"]] = row["n"]
+    days = []
+    day = start.date()
+    while day <= last.date() and len(days) < 62:
+        days.append(day)
+        day += timedelta(days=1)
+    days = days or [start.date()]
+    peak = max([sum(v.values()) for v in per_day.values()] + [1])
+    slot = CHART_WIDTH / len(days)
+    bars = []
+    for i, day in enumerate(days):
+        counts = per_day.get(day, {})
+        app, api = counts.get(Charge.APP, 0), counts.get(Charge.API, 0)
+        bars.append(
+            Bar(
+                day=day,
+                app=app,
+                api=api,
+                x=round(i * slot + slot * 0.15, 2),
+                width=round(slot * 0.7, 2),
+                app_height=round(CHART_HEIGHT * app / peak, 2),
+                api_height=round(CHART_HEIGHT * api / peak, 2),
+            )
+        )
+    return bars, peak
+
+
+def _int(raw: str | None) -> int | None:
+    try:
+        return int(raw) if raw else None
+    except ValueError:
+        return None

@@ -1,0 +1,158 @@
+// The editor: upload to POST /rmbg (user token = app usage), then adjust the
+// cut-out locally (background, size, rotation, format) and download it.
+(() => {
+  const $ = (id) => document.getElementById(id);
+  const root = $("editor");
+  const state = { file: null, cutout: null, before: null };
+
+  function show(el, visible) { el.hidden = !visible; }
+
+  function setError(message) {
+    const box = $("error");
+    box.textContent = message || "";
+    show(box, Boolean(message));
+  }
+
+  async function errorMessage(xhr) {
+    try {
+      const body = JSON.parse(await xhr.response.text());
+      if (body.details) return body.details.map((d) => d.message).join(" ");
+      return body.error || `The server answered ${xhr.status}.`;
+    } catch {
+      return `The server answered ${xhr.status}.`;
+    }
+  }
+
+  function upload(file) {
+    setError("");
+    state.file = file;
+    show($("workspace"), false);
+    show($("status"), true);
+    show($("spinner"), false);
+    $("status-text").textContent = "Uploading…";
+    $("upload-progress").value = 0;
+
+    const form = new FormData();
+    form.append("image", file, file.name || "image.png");
+    form.append("format", "png");
+    const xhr = new XMLHttpRequest();
+    xhr.open("POST", root.dataset.api);
+    xhr.responseType = "blob";
+    if (root.dataset.token) xhr.setRequestHeader("Authorization", `Bearer ${root.dataset.token}`);
+    xhr.upload.onprogress = (event) => {
+      if (event.lengthComputable) $("upload-progress").value = Math.round((event.loaded / event.total) * 100);
+    };
+    xhr.upload.onload = () => {
+      $("upload-progress").value = 100;
+      $("status-text").textContent = "Removing the background…";
+      show($("spinner"), true);
+    };
+    xhr.onerror = () => { show($("status"), false); setError("Could not reach the server. Check your connection and try again."); };
+    xhr.onload = async () => {
+      show($("status"), false);
+      if (xhr.status !== 200) { setError(await errorMessage(xhr)); return; }
+      const charged = Number(xhr.getResponseHeader("X-Credits-Charged") || 0);
+      const remaining = $("remaining");
+      if (remaining && charged) remaining.textContent = Math.max(0, Number(remaining.textContent) - charged);
+      state.cutout = await createImageBitmap(xhr.response);
+      if (state.before) URL.revokeObjectURL(state.before);
+      state.before = URL.createObjectURL(file);
+      $("before").src = state.before;
+      $("width").value = state.cutout.width;
+      $("height").value = state.cutout.height;
+      show($("workspace"), true);
+      render();
+      $("download").focus();
+    };
+    xhr.send(form);
+  }
+
+  function background() {
+    if (document.querySelector('input[name="bg"]:checked').value !== "color") return null;
+    return $("bg-name").value.trim() || $("bg-picker").value;
+  }
+
+  function outputSize(boxW, boxH) {
+    const w = Number($("width").value) || 0;
+    const h = Number($("height").value) || 0;
+    if ($("exact").checked) return [w || boxW, h || boxH];
+    if (!w && !h) return [boxW, boxH];
+    const scale = w && h ? Math.min(w / boxW, h / boxH) : w ? w / boxW : h / boxH;
+    return [Math.max(1, Math.round(boxW * scale)), Math.max(1, Math.round(boxH * scale))];
+  }
+
+  // The same order as the API: rotate (counter-clockwise), resize, then fill the background.
+  function drawInto(canvas) {
+    const image = state.cutout;
+    const radians = (Number($("angle").value) * Math.PI) / 180;
+    const [w0, h0] = [image.width, image.height];
+    let [boxW, boxH] = [w0, h0];
+    if ($("expand").checked) {
+      boxW = Math.round(Math.abs(w0 * Math.cos(radians)) + Math.abs(h0 * Math.sin(radians)));
+      boxH = Math.round(Math.abs(w0 * Math.sin(radians)) + Math.abs(h0 * Math.cos(radians)));
+    }
+    const [outW, outH] = outputSize(boxW, boxH);
+    canvas.width = outW;
+    canvas.height = outH;
+    const ctx = canvas.getContext("2d");
+    const fill = background() || ($("format").value === "jpeg" ? "#ffffff" : null);
+    if (fill) { ctx.fillStyle = fill; ctx.fillRect(0, 0, outW, outH); }
+    ctx.save();
+    ctx.scale(outW / boxW, outH / boxH);
+    ctx.translate(boxW / 2, boxH / 2);
+    ctx.rotate(-radians);
+    ctx.drawImage(image, -w0 / 2, -h0 / 2);
+    ctx.restore();
+    return [outW, outH];
+  }
+
+  function render() {
+    if (!state.cutout) return;
+    const [w, h] = drawInto($("result"));
+    $("angle-value").textContent = `${$("angle").value}°`;
+    $("output-size").textContent = `Output: ${w} × ${h} px`;
+    split();
+  }
+
+  function split() {
+    const percent = Number($("split").value);
+    $("before-wrap").style.clipPath = `inset(0 ${100 - percent}% 0 0)`;
+  }
+
+  function download() {
+    const type = `image/${$("format").value}`;
+    const ext = $("format").value === "jpeg" ? "jpg" : $("format").value;
+    const stem = (state.file.name || "image").replace(/\.[^.]+$/, "");
+    $("result").toBlob((blob) => {
+      const link = document.createElement("a");
+      link.href = URL.createObjectURL(blob);
+      link.download = `${stem}-cutout.${ext}`;
+      document.body.appendChild(link);
+      link.click();
+      link.remove();
+      setTimeout(() => URL.revokeObjectURL(link.href), 10000);
+    }, type, 0.92);
+  }
+
+  const input = $("file");
+  input.addEventListener("change", () => { if (input.files[0]) upload(input.files[0]); input.value = ""; });
+  const zone = $("dropzone");
+  ["dragenter", "dragover"].forEach((name) => zone.addEventListener(name, (e) => { e.preventDefault(); zone.classList.add("dragging"); }));
+  ["dragleave", "drop"].forEach((name) => zone.addEventListener(name, () => zone.classList.remove("dragging")));
+  zone.addEventListener("drop", (event) => {
+    event.preventDefault();
+    const file = event.dataTransfer.files[0];
+    if (file) upload(file);
+  });
+  $("controls").addEventListener("input", render);
+  $("controls").addEventListener("change", render);
+  $("bg-name").addEventListener("input", () => { document.querySelector('input[name="bg"][value="color"]').checked = true; });
+  $("bg-picker").addEventListener("input", () => { document.querySelector('input[name="bg"][value="color"]').checked = true; $("bg-name").value = ""; });
+  $("split").addEventListener("input", split);
+  $("download").addEventListener("click", download);
+  $("reset").addEventListener("click", () => { show($("workspace"), false); state.cutout = null; zone.focus(); });
+
+  if (new URLSearchParams(location.search).has("handoff") && typeof CutoutHandoff !== "undefined") {
+    CutoutHandoff.take().then((file) => { if (file) upload(file); }).catch(() => {});
+  }
+})();
