@@ -301,7 +301,12 @@ SPECTACULAR_SETTINGS = {
     "TITLE": "Cutout background-removal API",
     "DESCRIPTION": (
         "Self-hosted background removal, wire-compatible with the rembg.com API. "
-        "Send an image to `POST /rmbg` and get the cut-out back."
+        "Send an image to `POST /rmbg` and get the cut-out back.\n\n"
+        "**Try it with your own key**: create one on the [API keys](/api-keys/) page, "
+        "press **Authorize**, paste it under *ApiKey* (`x-api-key`), then open an "
+        "operation, press **Try it out** and **Execute**. Each successful `/rmbg` costs "
+        "one credit of that key's account; `/api/membership-usage` is free and shows "
+        "what you have used."
     ),
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,

@@ -3,7 +3,12 @@
 from __future__ import annotations
 
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiExample, OpenApiResponse, inline_serializer
+from drf_spectacular.utils import (
+    OpenApiExample,
+    OpenApiParameter,
+    OpenApiResponse,
+    inline_serializer,
+)
 from rest_framework import serializers
 
 
@@ -110,8 +115,22 @@ RMBG = {
         "(`Content-Type` image/webp by default) with `X-Width` and `X-Height` headers. "
         "A client whose `Accept` header asks for `application/json` only gets "
         "`{image (base64), format, width, height}` instead. "
-        "All validation errors are reported together."
+        "All validation errors are reported together.\n\n"
+        "**Who pays**: with `x-api-key`, one credit of that account (`api` usage); signed "
+        "in on this site, one of yours (`app` usage); with neither, the anonymous daily "
+        "allowance of your IP. Only a successful request costs a credit "
+        "(`X-Credits-Charged: 1`); a retry with the same `Idempotency-Key` within 24 h "
+        "is not charged again (`X-Credits-Charged: 0`). Every response carries "
+        "`X-RateLimit-Limit`, `X-RateLimit-Remaining` and `X-RateLimit-Reset` (unix time)."
     ),
+    "parameters": [
+        OpenApiParameter(
+            "Idempotency-Key",
+            str,
+            OpenApiParameter.HEADER,
+            description="A unique string (≤ 255 chars): a retry within 24 h is not charged twice.",
+        )
+    ],
     "request": {"multipart/form-data": RemovalForm},
     "responses": {
         (200, "image/webp"): OpenApiResponse(OpenApiTypes.BINARY, description="The cut-out."),
@@ -153,6 +172,55 @@ RMBG = {
                         "in your form data.",
                         "field": "image",
                         "status": 400,
+                    },
+                ),
+            ],
+        ),
+        401: OpenApiResponse(
+            ERROR_BODY,
+            description="Invalid, unknown or revoked API key.",
+            examples=[OpenApiExample("Bad key", value={"error": "invalid api key", "status": 401})],
+        ),
+        403: OpenApiResponse(
+            ERROR_BODY,
+            description="The key's owner has not verified their e-mail address.",
+            examples=[
+                OpenApiExample(
+                    "Unverified",
+                    value={
+                        "error": "Email address not verified – please check your inbox",
+                        "status": 403,
+                    },
+                )
+            ],
+        ),
+        409: OpenApiResponse(
+            ERROR_BODY, description="A request with this Idempotency-Key is still running."
+        ),
+        429: OpenApiResponse(
+            ERROR_BODY,
+            description="A limit was reached; short-term limits add `Retry-After`.",
+            examples=[
+                OpenApiExample(
+                    "Too fast",
+                    value={
+                        "error": "You're making requests too quickly, Please Upgrade or slow down.",
+                        "status": 429,
+                    },
+                ),
+                OpenApiExample(
+                    "Anonymous daily limit",
+                    value={
+                        "error": "You've reached your daily limit. Please sign up for more access.",
+                        "status": 429,
+                    },
+                ),
+                OpenApiExample(
+                    "Credits used up",
+                    value={
+                        "error": "You've reached your monthly limit. "
+                        "Consider purchasing more credits.",
+                        "status": 429,
                     },
                 ),
             ],

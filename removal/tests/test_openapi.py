@@ -76,3 +76,28 @@ def test_the_interactive_reference_uses_only_local_assets(client):
     for asset in assets:
         assert not asset.startswith(("http:", "https:", "//")), asset
         assert client.get(asset).status_code == 200, asset
+
+
+def test_membership_usage_documents_its_parameters_and_examples(spec):
+    operation = spec["paths"]["/api/membership-usage"]["get"]
+    names = {p["name"] for p in operation["parameters"]}
+    assert {"year", "month", "periodStartUnix", "expand", "includeBillingCycle"} <= names
+    assert "listBillingCycles" in names
+    examples = operation["responses"]["200"]["content"]["application/json"]["examples"]
+    assert any("billingCycles" in e["value"] for e in examples.values())
+    assert operation["security"] == [{"ApiKey": []}]
+
+
+def test_rmbg_documents_limits_and_authentication_errors(spec):
+    responses = spec["paths"]["/rmbg"]["post"]["responses"]
+    assert {"401", "403", "409", "429"} <= set(responses)
+    limits = responses["429"]["content"]["application/json"]["examples"]
+    messages = {e["value"]["error"] for e in limits.values()}
+    assert "You've reached your daily limit. Please sign up for more access." in messages
+    schemes = spec["components"]["securitySchemes"]
+    assert schemes["ApiKey"] == {
+        "type": "apiKey",
+        "in": "header",
+        "name": "x-api-key",
+        "description": schemes["ApiKey"]["description"],
+    }
