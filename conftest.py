@@ -112,3 +112,121 @@ def rmbg(client, db):
         )
 
     return post
+
+
+# --- Stripe -----------------------------------------------------------------------
+
+# Test-only values, known to localstripe and to the signed events of the tests.
+WEBHOOK_SECRET = "whsec_cutout_tests"  # noqa: S105
+STRIPE_TEST_KEY = "sk_test_cutout"
+
+# localstripe on loopback only, keeping its store in memory (it would pickle it to /tmp).
+_LOCALSTRIPE = """
+import sys
+from aiohttp import web
+from localstripe.resources import Store
+from localstripe.server import app
+Store.dump_to_disk = lambda self: None
+web.run_app(app, host="127.0.0.1", port=int(sys.argv[1]), print=None)
+"""
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture
+def stripe_keys(settings) -> str:
+    """Billing configured, with the webhook secret the tests sign with."""
+    settings.STRIPE_SECRET_KEY = STRIPE_TEST_KEY
+    settings.STRIPE_WEBHOOK_SECRET = WEBHOOK_SECRET
+    settings.STRIPE_API_BASE = ""
+    return WEBHOOK_SECRET
+
+
+@pytest.fixture(scope="session")
+def localstripe_url():
+    """A localstripe server (a fake Stripe) for the whole session, on a free loopback port."""
+    import subprocess
+    import sys
+    import time
+
+    import requests
+
+    port = _free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-c", _LOCALSTRIPE, str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                requests.get(f"{url}/v1/customers", auth=("sk_test_x", ""), timeout=1)
+                break
+            except requests.ConnectionError:
+                if process.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError("localstripe did not start") from None
+                time.sleep(0.1)
+        yield url
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+@pytest.fixture
+def stripe_recorder(settings):
+    """A loopback stand-in for Stripe's API that records what we send.
+
+    Stripe's hosted Checkout and Portal live outside the machine; this answers
+    session creation with a URL, and keeps each request's path and form fields.
+    """
+    import json
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+    from urllib.parse import parse_qsl
+
+    requests_seen: list[dict] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self):
+            body = self.rfile.read(int(self.headers.get("Content-Length", 0))).decode()
+            requests_seen.append(
+                {
+                    "path": self.path,
+                    "form": dict(parse_qsl(body)),
+                    "authorization": self.headers.get("Authorization"),
+                }
+            )
+            kind = "billing_portal" if "billing_portal" in self.path else "checkout"
+            answer = json.dumps(
+                {
+                    "id": f"{kind}_session_1",
+                    "object": f"{kind}.session",
+                    "url": f"https://{kind}.stripe.test/session_1",
+                }
+            ).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(answer)))
+            self.end_headers()
+            self.wfile.write(answer)
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    settings.STRIPE_SECRET_KEY = STRIPE_TEST_KEY
+    settings.STRIPE_WEBHOOK_SECRET = WEBHOOK_SECRET
+    settings.STRIPE_API_BASE = f"http://127.0.0.1:{server.server_address[1]}"
+    yield requests_seen
+    server.shutdown()
+    server.server_close()

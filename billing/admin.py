@@ -11,7 +11,10 @@ from billing.models import (
     Charge,
     CreditAccount,
     CreditGrant,
+    CreditPack,
     Plan,
+    StripeEvent,
+    Subscription,
 )
 
 
@@ -101,3 +104,44 @@ class ChargeAdmin(admin.ModelAdmin):
 class AnonymousUsageAdmin(admin.ModelAdmin):
     list_display = ("ip", "day", "used")
     search_fields = ("ip",)
+
+
+@admin.register(CreditPack)
+class CreditPackAdmin(admin.ModelAdmin):
+    list_display = ("label", "credits", "price", "stripe_price_id", "active")
+    list_editable = ("active",)
+
+
+@admin.register(Subscription)
+class SubscriptionAdmin(admin.ModelAdmin):
+    list_display = (
+        "user",
+        "stripe_subscription_id",
+        "status",
+        "plan",
+        "cancel_at_period_end",
+        "current_period_end",
+    )
+    list_filter = ("status", "plan")
+    search_fields = ("user__email", "stripe_subscription_id", "stripe_customer_id")
+
+    # Stripe's webhooks own this state: change it in Stripe, not here.
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+
+@admin.register(StripeEvent)
+class StripeEventAdmin(admin.ModelAdmin):
+    list_display = ("event_id", "type", "received_at", "processed_at", "error")
+    list_filter = ("type",)
+    search_fields = ("event_id",)
+    date_hierarchy = "received_at"
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False

@@ -87,6 +87,10 @@ def roll_period(account: CreditAccount, now: datetime, *, force: bool = False) -
     """Move the cached period forward when ``now`` has left it (or a new one was recorded)."""
     if not force and account.period_start <= now < account.period_end:
         return
+    # Imported here: billing.subscriptions builds on this module.
+    from billing.subscriptions import lapse_ended
+
+    lapse_ended(account, now)  # a cancelled subscription's plan ends with its period
     start, end, from_stripe = BillingPeriod.current_for(account.user_id, now)
     if start != account.period_start:
         account.period_used = Charge.objects.filter(

@@ -19,10 +19,34 @@ def month_bounds(moment: datetime) -> tuple[datetime, datetime]:
     return start, end
 
 
+def configured_price_id(label: str, stored: str) -> str:
+    """A plan's or pack's Stripe price id: STRIPE_PRICE_IDS first, then the admin's value."""
+    return settings.STRIPE_PRICE_IDS.get(label) or stored
+
+
+class PricedQuerySet(models.QuerySet):
+    def for_price(self, price_id: str):
+        """The row whose configured Stripe price id is ``price_id``, or None."""
+        if not price_id:
+            return None
+        labels = [label for label, price in settings.STRIPE_PRICE_IDS.items() if price == price_id]
+        by_label = self.filter(label__in=labels).first() if labels else None
+        if by_label is not None:
+            return by_label
+        for row in self.filter(stripe_price_id=price_id):
+            if configured_price_id(row.label, row.stripe_price_id) == price_id:
+                return row
+        return None
+
+    def purchasable(self) -> list:
+        """Rows with a Stripe price id, i.e. what the billing page can sell."""
+        return [row for row in self if row.price_id]
+
+
 FREE_PLAN = {"label": "Free", "included_credits": 50}
 
 
-class PlanQuerySet(models.QuerySet):
+class PlanQuerySet(PricedQuerySet):
     def default(self) -> Plan:
         """The default plan; a Free plan is recreated if an operator deleted every plan."""
         plan = self.filter(is_default=True).first() or self.order_by("pk").first()
@@ -55,6 +79,10 @@ class Plan(models.Model):
 
     def __str__(self) -> str:
         return self.label
+
+    @property
+    def price_id(self) -> str:
+        return configured_price_id(self.label, self.stripe_price_id)
 
 
 class CreditAccount(models.Model):
@@ -196,3 +224,82 @@ class AnonymousUsage(models.Model):
 
     def __str__(self) -> str:
         return f"{self.ip} on {self.day}: {self.used}"
+
+
+class CreditPack(models.Model):
+    """Prepaid credits sold once through Stripe Checkout (payment mode)."""
+
+    label = models.CharField(max_length=50, unique=True)
+    credits = models.PositiveIntegerField()
+    stripe_price_id = models.CharField(max_length=100, blank=True, db_index=True)
+    price = models.DecimalField(max_digits=8, decimal_places=2, default=0)
+    active = models.BooleanField(default=True, help_text="Offered on the billing page.")
+
+    objects = PricedQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["credits"]
+
+    def __str__(self) -> str:
+        return self.label
+
+    @property
+    def price_id(self) -> str:
+        return configured_price_id(self.label, self.stripe_price_id)
+
+
+class Subscription(models.Model):
+    """A Stripe subscription as its webhooks last described it."""
+
+    # Statuses in which the subscription's plan applies.
+    LIVE = ("active", "trialing", "past_due")
+    # Statuses after which the user goes back to the default plan at period end.
+    ENDED = ("canceled", "unpaid", "incomplete_expired")
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, models.CASCADE, related_name="subscriptions")
+    stripe_subscription_id = models.CharField(max_length=100, unique=True)
+    stripe_customer_id = models.CharField(max_length=100, blank=True)
+    status = models.CharField(max_length=30)
+    plan = models.ForeignKey(Plan, models.PROTECT, null=True, blank=True)
+    cancel_at_period_end = models.BooleanField(default=False)
+    current_period_start = models.DateTimeField(null=True, blank=True)
+    current_period_end = models.DateTimeField(null=True, blank=True)
+    # Creation time of the newest event applied: an older one arriving late is ignored.
+    state_as_of = models.DateTimeField(null=True, blank=True)
+    # Set once the account went back to the default plan after this ended.
+    lapsed = models.BooleanField(default=False)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-current_period_end", "-pk"]
+
+    def __str__(self) -> str:
+        return f"{self.stripe_subscription_id} ({self.status})"
+
+    @property
+    def status_label(self) -> str:
+        return self.status.replace("_", " ").capitalize()
+
+    @property
+    def is_live(self) -> bool:
+        return self.status in self.LIVE
+
+    @property
+    def is_ended(self) -> bool:
+        return self.status in self.ENDED
+
+
+class StripeEvent(models.Model):
+    """A webhook event received: stored so that a redelivery does nothing."""
+
+    event_id = models.CharField(max_length=255, unique=True)
+    type = models.CharField(max_length=100)
+    received_at = models.DateTimeField(default=timezone.now)
+    processed_at = models.DateTimeField(null=True, blank=True)
+    error = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-received_at"]
+
+    def __str__(self) -> str:
+        return f"{self.event_id} {self.type}"
