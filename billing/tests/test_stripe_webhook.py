@@ -373,3 +373,12 @@ def test_older_api_versions_are_understood(send, alice, customer, premium):
     }
     send("invoice.paid", old_invoice)
     assert BillingPeriod.objects.filter(user=alice, start=renewal[0], source="stripe").exists()
+
+
+def test_a_price_id_from_the_environment_maps_to_its_plan(send, settings, alice, customer, premium):
+    settings.STRIPE_PRICE_IDS = {"Premium-20000": "price_from_env"}
+    now = timezone.now()
+    sub = subscription("sub_1", customer, "price_from_env", now, now + timedelta(days=30))
+    send("customer.subscription.created", sub)
+    assert account(alice).plan == premium
+    assert premium.price_id == "price_from_env"
