@@ -36,6 +36,17 @@ def upload_and_wait(page) -> None:
     assert page.eval_on_selector("#upload-progress", "p => p.value") == 100
 
 
+def post_with_key(live_server, raw_key: str) -> requests.Response:
+    """The photo to /rmbg from a plain HTTP client, as a user's script would send it."""
+    with open(CAR, "rb") as photo:
+        return requests.post(
+            f"{live_server.url}/rmbg",
+            headers={"x-api-key": raw_key},
+            files={"image": photo},
+            timeout=60,
+        )
+
+
 def sign_in(page, live_server, email: str) -> None:
     page.goto(f"{live_server.url}/accounts/login/")
     page.fill("input[name=login]", email)
@@ -142,14 +153,7 @@ def test_create_copy_use_and_revoke_a_key(page, live_server, alice, screenshot):
     assert page.evaluate("navigator.clipboard.readText()") == raw_key
     screenshot("api-keys-new")
 
-    with open(CAR, "rb") as photo:
-        used = requests.post(
-            f"{live_server.url}/rmbg",
-            headers={"x-api-key": raw_key},
-            files={"image": photo},
-            timeout=60,
-        )
-    assert used.status_code == 200
+    assert post_with_key(live_server, raw_key).status_code == 200
 
     page.goto(f"{live_server.url}/api-keys/")
     assert page.input_value("table.keys input[name=name]") == "From the browser"
@@ -157,14 +161,7 @@ def test_create_copy_use_and_revoke_a_key(page, live_server, alice, screenshot):
     page.click("table.keys button:has-text('Revoke')")
     page.wait_for_selector("text=stopped working immediately")
     screenshot("api-keys-revoked")
-    with open(CAR, "rb") as photo:
-        refused = requests.post(
-            f"{live_server.url}/rmbg",
-            headers={"x-api-key": raw_key},
-            files={"image": photo},
-            timeout=60,
-        )
-    assert refused.status_code == 401
+    assert post_with_key(live_server, raw_key).status_code == 401
 
 
 def test_the_api_reference_loads_without_leaving_the_machine(page, live_server, screenshot):
