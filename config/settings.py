@@ -103,6 +103,9 @@ else:
 if _db["ENGINE"] == "django.db.backends.sqlite3":
     # BEGIN IMMEDIATE: SQLite serialises writers up front instead of failing mid-transaction.
     _db.setdefault("OPTIONS", {}).update({"transaction_mode": "IMMEDIATE", "timeout": 20})
+    # Tests with several threads need a file: the in-memory database's shared
+    # cache answers "table is locked" at once instead of waiting its turn.
+    _db.setdefault("TEST", {"NAME": str(BASE_DIR / "test-db.sqlite3")})
 DATABASES = {"default": _db}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
