@@ -60,6 +60,8 @@ def main() -> None:
     from billing.tests.helpers import put_on_plan
     from removal.pipeline import RemovalOptions, remove_background
 
+    # A database of its own, never the test suite's test_<name>.
+    connection.settings_dict.setdefault("TEST", {})["NAME"] = "cutout_bench_metering"
     test_db = connection.creation.create_test_db(verbosity=0, autoclobber=True)
     counters.client().flushdb()
     try:
