@@ -186,3 +186,11 @@ def test_a_key_pasted_into_the_api_reference_works(page, live_server, alice_key)
     page.wait_for_selector(".responses-table .response-col_status >> text=200")
     body = page.inner_text(".responses-table .microlight")
     assert '"membership"' in body
+
+
+def test_the_billing_page_says_when_billing_is_off(page, live_server, alice, screenshot, settings):
+    settings.STRIPE_SECRET_KEY = ""
+    sign_in(page, live_server, alice.email)
+    page.goto(f"{live_server.url}/billing/")
+    assert "not configured" in page.inner_text("main")
+    screenshot("billing")
