@@ -87,13 +87,13 @@ def report(user, query: UsageQuery) -> dict:
     if query.list_cycles:
         return {
             "billingCycles": [
-                _cycle(user, start, end) for start, end in usage.billing_cycles(user, account)
+                _cycle(account, start, end) for start, end in usage.billing_cycles(user, account)
             ]
         }
     if query.period_start is not None:
-        app, api = usage.count(user, usage.cycle_buckets(user.pk, query.period_start))
+        app, api = usage.count(account, usage.cycle_buckets(user.pk, query.period_start))
     else:
-        app, api = usage.count(user, usage.month_buckets(user.pk, query.year, query.month))
+        app, api = usage.count(account, usage.month_buckets(user.pk, query.year, query.month))
     body = {
         "membership": account.plan.label,
         "credits": account.plan.included_credits,
@@ -106,8 +106,8 @@ def report(user, query: UsageQuery) -> dict:
     return body
 
 
-def _cycle(user, start: datetime, end: datetime) -> dict:
-    app, api = usage.count(user, usage.cycle_buckets(user.pk, start))
+def _cycle(account: CreditAccount, start: datetime, end: datetime) -> dict:
+    app, api = usage.count(account, usage.cycle_buckets(account.user_id, start))
     return {
         "periodStartUnix": int(start.timestamp()),
         "periodEndUnix": int(end.timestamp()),
@@ -123,7 +123,7 @@ def billing_cycle(user, account: CreditAccount, period_start: datetime | None) -
         if start == account.period_start
         else usage.cycle_end(user, account, start)
     )
-    cycle = _cycle(user, start, end)
+    cycle = _cycle(account, start, end)
     used = cycle["appUsage"] + cycle["apiUsage"]
     included = account.plan.included_credits
     return {

@@ -8,10 +8,8 @@ from datetime import UTC, datetime
 
 from django.db import transaction
 from django.db.models import Count, Q
-from django.utils import timezone
 
 from billing import counters
-from billing.credits import account_for, locked_account
 from billing.models import BillingPeriod, Charge, CreditAccount, month_bounds
 
 logger = logging.getLogger(__name__)
@@ -47,50 +45,57 @@ def cycle_buckets(user_id: int, period_start: datetime) -> list[Bucket]:
     ]
 
 
-def count(user, buckets: list[Bucket]) -> list[int]:
+def count(account: CreditAccount, buckets: list[Bucket]) -> list[int]:
     """Counter values from Redis; whatever is missing is rebuilt from the ledger."""
     keys = [b.key for b in buckets]
     try:
-        account = account_for(user)
         if account.counters_stale:
-            _discard_stale_counters(user)
+            _discard_stale_counters(account)
         values = counters.read(keys)
         if None not in values:
             return values
-        return _rebuild(user, buckets)
+        return _rebuild(account, buckets)
     except counters.RedisUnavailable:
-        logger.warning("Redis unavailable: usage of user %s read from the database", user.pk)
-        return _from_ledger(user, buckets)
+        logger.warning(
+            "Redis unavailable: usage of user %s read from the database", account.user_id
+        )
+        return _from_ledger(account.user_id, buckets)
 
 
-def _from_ledger(user, buckets: list[Bucket]) -> list[int]:
-    committed = Charge.objects.filter(user=user, status=Charge.COMMITTED)
+def _from_ledger(user_id: int, buckets: list[Bucket]) -> list[int]:
+    committed = Charge.objects.filter(user_id=user_id, status=Charge.COMMITTED)
     totals = committed.aggregate(
         **{f"b{i}": Count("id", filter=bucket.query) for i, bucket in enumerate(buckets)}
     )
     return [totals[f"b{i}"] for i in range(len(buckets))]
 
 
-def _rebuild(user, buckets: list[Bucket]) -> list[int]:
+def _locked(account: CreditAccount) -> CreditAccount:
+    return CreditAccount.objects.select_for_update(of=("self",)).get(pk=account.pk)
+
+
+def _rebuild(account: CreditAccount, buckets: list[Bucket]) -> list[int]:
     with transaction.atomic():
         # The account lock orders this rebuild with commits (billing.credits.commit),
         # which count a charge in Redis while holding the same lock.
-        locked_account(user, timezone.now())
+        _locked(account)
         values = counters.read([b.key for b in buckets])
         missing = [b for b, v in zip(buckets, values, strict=True) if v is None]
-        rebuilt = dict(zip([b.key for b in missing], _from_ledger(user, missing), strict=True))
+        counted = _from_ledger(account.user_id, missing)
+        rebuilt = dict(zip([b.key for b in missing], counted, strict=True))
         if rebuilt:
             counters.store(rebuilt)
     return [rebuilt.get(b.key, v) for b, v in zip(buckets, values, strict=True)]
 
 
-def _discard_stale_counters(user) -> None:
+def _discard_stale_counters(account: CreditAccount) -> None:
     with transaction.atomic():
-        account = CreditAccount.objects.select_for_update().get(user=user)
-        if account.counters_stale:
-            counters.forget_user(user.pk)
-            account.counters_stale = False
-            account.save(update_fields=["counters_stale"])
+        locked = _locked(account)
+        if locked.counters_stale:
+            counters.forget_user(account.user_id)
+            locked.counters_stale = False
+            locked.save(update_fields=["counters_stale"])
+    account.counters_stale = False  # this request's copy: later reads need not repeat it
 
 
 def billing_cycles(user, account: CreditAccount) -> list[tuple[datetime, datetime]]:
