@@ -21,7 +21,7 @@ from limits.storage import storage_from_string
 from limits.strategies import MovingWindowRateLimiter
 from rest_framework import exceptions
 
-from accounts.authentication import Caller
+from accounts.authentication import Caller, client_ip
 from config.errors import ApiError
 
 logger = logging.getLogger(__name__)
@@ -100,8 +100,6 @@ class RateLimitedMixin:
             ApiError,
         ):
             # Failed credentials are limited by IP, like anonymous traffic.
-            from accounts.authentication import client_ip
-
             self.rate_window = hit(f"ip:{client_ip(request)}")
             raise
         self.rate_window = hit(identity_of(Caller.of(request)))
