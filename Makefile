@@ -29,7 +29,7 @@ test: $(VENV)/.installed tests/js/node_modules/.installed
 	$(BIN)/ruff format --check .
 	DATABASE_URL=$${DATABASE_URL:-$(TEST_DATABASE_URL)} REDIS_URL=$${REDIS_URL:-$(TEST_REDIS_URL)} \
 		$(BIN)/pytest -m "not smoke"
-	env -u DATABASE_URL -u REDIS_URL $(BIN)/pytest -m smoke
+	env -u DATABASE_URL -u REDIS_URL $(BIN)/pytest -m "smoke or embedded"
 
 bench: $(VENV)/.installed
 	$(BIN)/python benchmarks/bench_removal.py

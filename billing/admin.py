@@ -25,7 +25,14 @@ class PlanAdmin(admin.ModelAdmin):
 
 @admin.register(CreditAccount)
 class CreditAccountAdmin(admin.ModelAdmin):
-    list_display = ("user", "plan", "prepaid_balance", "period_used", "period_start", "period_end")
+    list_display = (
+        "user",
+        "plan",
+        "prepaid_balance",
+        "included_used",
+        "period_start",
+        "period_end",
+    )
     list_filter = ("plan",)
     search_fields = ("user__email", "stripe_customer_id")
     fields = (
@@ -35,7 +42,9 @@ class CreditAccountAdmin(admin.ModelAdmin):
         "period_start",
         "period_end",
         "period_from_stripe",
-        "period_used",
+        "included_used",
+        "reserved_included",
+        "reserved_prepaid",
         "stripe_customer_id",
     )
     # Balances change through grants and charges (the ledger), never by hand.
@@ -45,7 +54,9 @@ class CreditAccountAdmin(admin.ModelAdmin):
         "period_start",
         "period_end",
         "period_from_stripe",
-        "period_used",
+        "included_used",
+        "reserved_included",
+        "reserved_prepaid",
     )
 
     def has_add_permission(self, request) -> bool:

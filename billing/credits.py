@@ -2,8 +2,13 @@
 
 Signed-in callers spend the included credits of their current billing period
 first, then prepaid credits. Anonymous callers get a daily allowance per IP.
-Every decision is taken with the account row locked, so concurrent requests
-can neither overdraw a balance nor charge twice.
+
+The account row counts the reservations in flight, so reserving is one conditional
+UPDATE (billing.sql): checking the balance and taking the credit are one atomic
+step, and concurrent requests queue on the row lock, so they can neither overdraw
+a balance nor charge twice. The ledger (Charge rows) stays the truth: before a
+request is refused, the in-flight counts are recounted from it, which also drops
+the reservations of requests that died.
 """
 
 from __future__ import annotations
@@ -12,15 +17,14 @@ import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
-from django.db.models import Case, Count, F, PositiveIntegerField, When
-from django.db.models.functions import Greatest
+from django.db.models import Count, F
 from django.utils import timezone
 
-from billing import counters
+from billing import counters, sql
 from billing.models import AnonymousUsage, BillingPeriod, Charge, CreditAccount, Plan
 from config.errors import ApiError
 
@@ -93,11 +97,16 @@ def roll_period(account: CreditAccount, now: datetime, *, force: bool = False) -
     lapse_ended(account, now)  # a cancelled subscription's plan ends with its period
     start, end, from_stripe = BillingPeriod.current_for(account.user_id, now)
     if start != account.period_start:
-        account.period_used = Charge.objects.filter(
-            user_id=account.user_id, status=Charge.COMMITTED, period_start=start
+        account.included_used = Charge.objects.filter(
+            user_id=account.user_id,
+            status=Charge.COMMITTED,
+            source=Charge.INCLUDED,
+            period_start=start,
         ).count()
     account.period_start, account.period_end, account.period_from_stripe = start, end, from_stripe
-    account.save(update_fields=["period_start", "period_end", "period_from_stripe", "period_used"])
+    account.save(
+        update_fields=["period_start", "period_end", "period_from_stripe", "included_used"]
+    )
     user_id = account.user_id
     transaction.on_commit(lambda: _mirror_period(user_id, start, end))
 
@@ -113,61 +122,86 @@ def reserve(user, channel: str, *, ip: str, api_key=None, idempotency_key: str |
     if user is None:
         return _reserve_anonymous(ip)
     now = timezone.now()
+    attempt = (user.pk, channel, now, api_key.pk if api_key else None, idempotency_key or None)
+    if not idempotency_key:
+        reservation = _reserve(*attempt)
+        if reservation is not None:
+            return reservation
     with transaction.atomic():
-        _no_fsync_wait()
-        # Locking the account serialises this user's reservations: two requests
-        # can never both take the last credit.
+        # No credit at first sight, or a retry to recognise: lock the account (retries
+        # carrying the same key queue here) and bring it to its current period.
         account = locked_account(user, now)
+        reservation = None
         if idempotency_key:
-            replay = _previous_attempt(user, idempotency_key, now)
+            replay = _previous_attempt(account, idempotency_key, now)
             if replay is not None:
                 return replay
-        reserved = dict(
-            Charge.objects.filter(
-                user=user, status=Charge.RESERVED, reserved_at__gt=now - STALE_RESERVATION
-            )
-            .values_list("source")
-            .annotate(n=Count("id"))
-        )
-        in_flight = sum(reserved.values())
-        if account.period_used + in_flight < account.plan.included_credits:
-            source = Charge.INCLUDED
-        elif account.prepaid_balance - reserved.get(Charge.PREPAID, 0) > 0:
-            source = Charge.PREPAID
-        else:
-            raise ApiError(MONTHLY_LIMIT, status_code=429)
-        charge = Charge.objects.create(
-            user=user,
-            status=Charge.RESERVED,
-            source=source,
-            channel=channel,
-            period_start=account.period_start,
-            reserved_at=now,
-            api_key=api_key,
-            idempotency_key=idempotency_key or None,
-        )
-    return Reservation(
-        charge_id=charge.pk,
-        user_id=user.pk,
-        channel=channel,
-        source=source,
-        period_start=account.period_start,
-    )
+            reservation = _reserve(*attempt)
+        if reservation is None:
+            # Before refusing: requests that died hold nothing, recount what is in flight.
+            _recount_reservations(account, now)
+            reservation = _reserve(*attempt)
+    if reservation is None:
+        raise ApiError(MONTHLY_LIMIT, status_code=429)
+    return reservation
 
 
-def _no_fsync_wait() -> None:
-    """A reservation need not survive a database crash: a lost one is a released one.
+def _reserve(user_id, channel, now, api_key_id, idempotency_key) -> Reservation | None:
+    """Reserve an included credit, else a prepaid one; None when neither is left."""
+    when = _to_db(now)
+    in_one_statement = connection.vendor == "postgresql" and not connection.in_atomic_block
+    with connection.cursor() as cursor:
+        for source in sql.SOURCES:
+            if in_one_statement:  # the path of nearly every request
+                params = [user_id, when, when, channel, when, api_key_id, idempotency_key]
+                cursor.execute(sql.TAKE_AND_RECORD[source], params)
+                row = cursor.fetchone()
+            else:
+                with transaction.atomic():
+                    cursor.execute(sql.TAKE[source], [user_id, when, when])
+                    taken = cursor.fetchone()
+                    if taken is None:
+                        continue
+                    period_start = taken[1]
+                    params = [user_id, channel, period_start, when, api_key_id, idempotency_key]
+                    cursor.execute(sql.RECORD[source], params)
+                    row = (cursor.fetchone()[0], period_start)
+            if row is not None:
+                return Reservation(
+                    charge_id=row[0],
+                    user_id=user_id,
+                    channel=channel,
+                    source=source,
+                    period_start=_from_db(row[1]),
+                )
+    return None
 
-    Its transaction so skips the wait for the WAL flush (PostgreSQL only); commits,
-    which record the money, keep full durability.
-    """
-    if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            cursor.execute("SET LOCAL synchronous_commit TO OFF")
+
+def _recount_reservations(account: CreditAccount, now: datetime) -> None:
+    """Drop reservations of requests that died and recount the rest (account locked)."""
+    reservations = Charge.objects.filter(user_id=account.user_id, status=Charge.RESERVED)
+    reservations.filter(reserved_at__lte=now - STALE_RESERVATION).delete()
+    in_flight = dict(reservations.values_list("source").annotate(n=Count("id")))
+    account.reserved_included = in_flight.get(Charge.INCLUDED, 0)
+    account.reserved_prepaid = in_flight.get(Charge.PREPAID, 0)
+    account.save(update_fields=["reserved_included", "reserved_prepaid"])
 
 
-def _previous_attempt(user, idempotency_key: str, now: datetime) -> Reservation | None:
-    previous = Charge.objects.filter(user=user, idempotency_key=idempotency_key).first()
+def _to_db(moment: datetime):
+    return connection.ops.adapt_datetimefield_value(moment)
+
+
+def _from_db(value) -> datetime:
+    if isinstance(value, str):  # SQLite returns datetimes as text
+        value = datetime.fromisoformat(value)
+    return value if timezone.is_aware(value) else timezone.make_aware(value, UTC)
+
+
+def _previous_attempt(
+    account: CreditAccount, idempotency_key: str, now: datetime
+) -> Reservation | None:
+    user_id = account.user_id
+    previous = Charge.objects.filter(user_id=user_id, idempotency_key=idempotency_key).first()
     if previous is None:
         return None
     if previous.reserved_at <= now - IDEMPOTENCY_WINDOW:
@@ -175,10 +209,10 @@ def _previous_attempt(user, idempotency_key: str, now: datetime) -> Reservation 
         previous.save(update_fields=["idempotency_key"])
         return None
     if previous.status == Charge.COMMITTED:
-        return Reservation(user_id=user.pk, channel=previous.channel, replay=True)
+        return Reservation(user_id=user_id, channel=previous.channel, replay=True)
     if previous.reserved_at > now - STALE_RESERVATION:
         raise ApiError(IDEMPOTENCY_IN_PROGRESS, status_code=409)
-    previous.delete()  # a reservation whose request died
+    _recount_reservations(account, now)  # drops the reservation of the request that died
     return None
 
 
@@ -186,43 +220,24 @@ def commit(reservation: Reservation) -> None:
     if reservation.charge_id is None:
         return  # anonymous (already counted) or an idempotent replay
     now = timezone.now()
+    user_id = reservation.user_id
+    settle = [_to_db(reservation.period_start)] if reservation.source == Charge.INCLUDED else []
     recorded = False
     try:
-        with transaction.atomic():
-            updated = Charge.objects.filter(
-                pk=reservation.charge_id, status=Charge.RESERVED
-            ).update(status=Charge.COMMITTED, charged_at=now)
-            if updated != 1:
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute(sql.SETTLE[reservation.source], [*settle, user_id])
+            cursor.execute(sql.COMMIT_CHARGE, [_to_db(now), reservation.charge_id])
+            if cursor.rowcount != 1:
                 raise RuntimeError(f"reservation {reservation.charge_id} vanished before commit")
-            changes = {
-                "period_used": Case(
-                    When(period_start=reservation.period_start, then=F("period_used") + 1),
-                    default=F("period_used"),
-                    output_field=PositiveIntegerField(),
-                )
-            }
-            if reservation.source == Charge.PREPAID:
-                changes["prepaid_balance"] = Greatest(
-                    F("prepaid_balance") - 1, 0, output_field=PositiveIntegerField()
-                )
-            # The UPDATE locks the account row until COMMIT, which orders this
-            # commit with counter rebuilds (billing.usage) that take the same lock.
-            account = CreditAccount.objects.filter(user_id=reservation.user_id)
-            account.update(**changes)
             try:
-                counters.record_charge(
-                    reservation.user_id, reservation.channel, now, reservation.period_start
-                )
+                counters.record_charge(user_id, reservation.channel, now, reservation.period_start)
                 recorded = True
             except counters.RedisUnavailable:
-                logger.warning(
-                    "Redis unavailable: usage counters of user %s will be rebuilt",
-                    reservation.user_id,
-                )
-                account.update(counters_stale=True)
+                logger.warning("Redis unavailable: counters of user %s will be rebuilt", user_id)
+                CreditAccount.objects.filter(user_id=user_id).update(counters_stale=True)
     except Exception:
         if recorded:  # Redis counted a charge the database did not keep
-            _forget_counters(reservation.user_id)
+            _forget_counters(user_id)
         raise
 
 
@@ -239,7 +254,11 @@ def release(reservation: Reservation) -> None:
             ip=reservation.anonymous_ip, day=reservation.anonymous_day, used__gt=0
         ).update(used=F("used") - 1)
     elif reservation.charge_id is not None:
-        Charge.objects.filter(pk=reservation.charge_id, status=Charge.RESERVED).delete()
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute(sql.UNRESERVE[reservation.source], [reservation.user_id])
+            cursor.execute(sql.DELETE_RESERVATION, [reservation.charge_id])
+            if cursor.rowcount != 1:  # already dropped as stale, and recounted then
+                transaction.set_rollback(True)
 
 
 @contextmanager

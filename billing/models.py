@@ -97,8 +97,12 @@ class CreditAccount(models.Model):
     period_start = models.DateTimeField()
     period_end = models.DateTimeField()
     period_from_stripe = models.BooleanField(default=False)
-    # Committed charges in the current period, app and api together.
-    period_used = models.PositiveIntegerField(default=0)
+    # Included credits spent in the current period (app and api; prepaid not counted).
+    included_used = models.PositiveIntegerField(default=0)
+    # Reservations in flight, by the credits they hold. Kept with every reserve,
+    # commit and release; recounted from the ledger before a request is refused.
+    reserved_included = models.PositiveIntegerField(default=0)
+    reserved_prepaid = models.PositiveIntegerField(default=0)
     # Set when a counter update could not reach Redis: rebuild on next read.
     counters_stale = models.BooleanField(default=False)
     stripe_customer_id = models.CharField(max_length=100, blank=True, db_index=True)
@@ -112,7 +116,7 @@ class CreditAccount(models.Model):
 
     @property
     def remaining_included(self) -> int:
-        return max(0, self.plan.included_credits - self.period_used)
+        return max(0, self.plan.included_credits - self.included_used)
 
 
 class BillingPeriod(models.Model):

@@ -20,7 +20,7 @@ from billing import counters
 from billing.credits import MONTHLY_LIMIT, account_for
 from billing.tests.helpers import committed, put_on_plan
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.embedded]
 
 
 @pytest.fixture(scope="module")
@@ -64,7 +64,8 @@ def test_50_concurrent_requests_against_10_credits(live_server, alice, alice_key
     assert committed(alice, source="included") == 4
     assert committed(alice, source="prepaid") == 6
     account = account_for(alice)
-    assert (account.period_used, account.prepaid_balance) == (10, 0)
+    assert (account.included_used, account.prepaid_balance) == (4, 0)
+    assert (account.reserved_included, account.reserved_prepaid) == (0, 0)
     report = usage(live_server.url, alice_key)
     assert report["api_usage"] == 10
     assert report["billingCycle"]["apiUsage"] == 10

@@ -219,7 +219,7 @@ def test_a_new_period_resets_usage_and_keeps_the_old_one_reportable(
     old_start = datetime(2020, 1, 1, tzinfo=UTC)
     account = account_for(alice)
     account.period_start, account.period_end = old_start, datetime(2020, 2, 1, tzinfo=UTC)
-    account.period_used = 2
+    account.included_used = 2
     account.save()
     for _ in range(2):
         past_charge(alice, "api", old_start + timedelta(days=1), old_start)
@@ -229,7 +229,7 @@ def test_a_new_period_resets_usage_and_keeps_the_old_one_reportable(
     assert response.status_code == 200
     account.refresh_from_db()
     assert account.period_start == month_bounds(timezone.now())[0]
-    assert account.period_used == 1
+    assert account.included_used == 1
 
     cycles = get(listBillingCycles="true").json()["billingCycles"]
     assert [(c["periodStartUnix"], c["apiUsage"]) for c in cycles] == [

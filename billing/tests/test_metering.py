@@ -11,7 +11,7 @@ from billing.models import Charge
 from billing.tests.helpers import committed, put_on_plan
 from removal import inference
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.embedded]
 
 
 def test_a_success_costs_one_credit_and_says_so(rmbg, small_car_jpeg, alice, alice_key):
@@ -21,7 +21,7 @@ def test_a_success_costs_one_credit_and_says_so(rmbg, small_car_jpeg, alice, ali
     charge = Charge.objects.get(user=alice)
     assert (charge.status, charge.channel, charge.source) == ("committed", "api", "included")
     assert charge.api_key.prefix == alice_key[:12]
-    assert account_for(alice).period_used == 1
+    assert account_for(alice).included_used == 1
 
 
 def test_the_web_apps_token_counts_as_app_usage(rmbg, small_car_jpeg, alice):
@@ -50,7 +50,7 @@ def test_a_failure_during_inference_costs_nothing(
     with pytest.raises(RuntimeError):
         rmbg(small_car_jpeg, headers={"x-api-key": alice_key})
     assert Charge.objects.count() == 0
-    assert account_for(alice).period_used == 0
+    assert account_for(alice).included_used == 0
 
 
 def test_an_image_that_fails_to_decode_after_reserving_costs_nothing(
@@ -71,7 +71,7 @@ def test_included_credits_go_first_then_prepaid(rmbg, small_car_jpeg, alice, ali
         sources.append(Charge.objects.filter(user=alice).order_by("-pk").first().source)
     assert sources == ["included", "included", "prepaid", "prepaid"]
     account = account_for(alice)
-    assert (account.period_used, account.prepaid_balance) == (4, 0)
+    assert (account.included_used, account.prepaid_balance) == (2, 0)
 
     refused = rmbg(small_car_jpeg, headers={"x-api-key": alice_key})
     assert refused.status_code == 429

@@ -172,7 +172,7 @@ def test_a_renewal_resets_usage_and_keeps_the_old_periods_counters(
     with mock.patch("django.utils.timezone.now", return_value=later):
         response = send("invoice.paid", invoice("sub_1", customer, PRICE, *second))
         assert response.content == b"processed"
-        assert account(alice).period_used == 0
+        assert account(alice).included_used == 0
         cycle = usage(expand="billing_cycle")["billingCycle"]
         assert (cycle["periodStartUnix"], cycle["usedIncludedCredits"]) == (unix(second[0]), 0)
         assert cycle["remainingIncludedCredits"] == 20000
