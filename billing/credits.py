@@ -285,11 +285,13 @@ def _reserve_anonymous(ip: str) -> Reservation:
     today = timezone.now().date()
     limit = settings.ANONYMOUS_DAILY_LIMIT
     # One conditional UPDATE: atomic in the database, so no race can exceed the limit.
-    today_row = AnonymousUsage.objects.filter(ip=ip, day=today)
-    taken = today_row.filter(used__lt=limit).update(used=F("used") + 1)
-    if not taken and not today_row.exists():
+    allowance_left = AnonymousUsage.objects.filter(ip=ip, day=today, used__lt=limit)
+    taken = allowance_left.update(used=F("used") + 1)
+    if not taken:
+        # The first request of the day (or of several arriving together) has no row
+        # to count in yet: make sure there is one, then count once more.
         AnonymousUsage.objects.get_or_create(ip=ip, day=today)
-        taken = today_row.filter(used__lt=limit).update(used=F("used") + 1)
+        taken = allowance_left.update(used=F("used") + 1)
     if not taken:
         raise ApiError(DAILY_LIMIT, status_code=429)
     return Reservation(anonymous_ip=ip, anonymous_day=today)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
 import pytest
@@ -10,7 +12,7 @@ from django.test.utils import CaptureQueriesContext
 
 from billing import credits
 from billing.credits import MONTHLY_LIMIT, STALE_RESERVATION, account_for
-from billing.models import Charge
+from billing.models import AnonymousUsage, Charge
 from billing.tests.helpers import committed, now, put_on_plan, record_period
 from config.errors import ApiError
 
@@ -161,3 +163,26 @@ def test_drifted_in_flight_counts_are_repaired_from_the_ledger_before_a_refusal(
     reservation = reserve(alice)
     assert reservation.source == Charge.INCLUDED
     assert in_flight(alice) == (1, 0)
+
+
+def test_the_first_anonymous_requests_of_a_day_arriving_together_all_get_in(settings):
+    settings.ANONYMOUS_DAILY_LIMIT = 100
+    threads = 6
+    start = threading.Barrier(threads)
+
+    def visit(ip: str) -> bool:
+        try:
+            start.wait()
+            credits.reserve(None, Charge.APP, ip=ip)
+            return True
+        except ApiError:
+            return False
+        finally:
+            connection.close()  # this thread's own connection
+
+    for visitor in range(15):
+        ip = f"203.0.113.{visitor}"
+        with ThreadPoolExecutor(threads) as pool:
+            admitted = list(pool.map(visit, [ip] * threads))
+        assert admitted == [True] * threads
+        assert AnonymousUsage.objects.get(ip=ip).used == threads
