@@ -69,11 +69,21 @@ def main() -> None:
         put_on_plan(user, included=10**9)
         key, _ = ApiKey.issue(user, "bench")
         api = Caller(user=user, channel="api", api_key=key, ip="127.0.0.1")
+        # Included credits used up: every request falls through to prepaid ones.
+        payg = User.objects.create_user("payg", "payg@example.invalid", "x")
+        put_on_plan(payg, included=0, prepaid=10**9)
+        payg_key, _ = ApiKey.issue(payg, "bench")
+        prepaid = Caller(user=payg, channel="api", api_key=payg_key, ip="127.0.0.1")
         anonymous = Caller(user=None, channel="app", api_key=None, ip="127.0.0.1")
 
         def metered_api():
             ratelimit.hit(ratelimit.identity_of(api))
             with credits.metered(api):
+                pass
+
+        def metered_prepaid():
+            ratelimit.hit(ratelimit.identity_of(prepaid))
+            with credits.metered(prepaid):
                 pass
 
         def metered_anonymous():
@@ -88,6 +98,7 @@ def main() -> None:
                 lambda: ratelimit.hit(ratelimit.identity_of(api)), n
             ),
             "metering, API key (limit+reserve+commit)": timed(metered_api, n),
+            "metering, API key, prepaid credits": timed(metered_prepaid, n),
             "metering, anonymous (limit+daily counter)": timed(metered_anonymous, n),
         }
         photo = Image.open(ROOT / "removal/tests/data/car-1.jpg").resize((1024, 768))
