@@ -18,6 +18,16 @@ from billing.models import (
 )
 
 
+class WrittenByTheApp:
+    """Rows the application writes (the ledger, Stripe's state): shown, not edited here."""
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+
 @admin.register(Plan)
 class PlanAdmin(admin.ModelAdmin):
     list_display = ("label", "included_credits", "monthly_price", "is_default", "stripe_price_id")
@@ -95,17 +105,11 @@ class BillingPeriodAdmin(admin.ModelAdmin):
 
 
 @admin.register(Charge)
-class ChargeAdmin(admin.ModelAdmin):
+class ChargeAdmin(WrittenByTheApp, admin.ModelAdmin):
     list_display = ("user", "channel", "source", "status", "reserved_at", "charged_at")
     list_filter = ("status", "channel", "source")
     search_fields = ("user__email",)
     date_hierarchy = "reserved_at"
-
-    def has_add_permission(self, request) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
 
     def has_delete_permission(self, request, obj=None) -> bool:
         return False
@@ -124,7 +128,7 @@ class CreditPackAdmin(admin.ModelAdmin):
 
 
 @admin.register(Subscription)
-class SubscriptionAdmin(admin.ModelAdmin):
+class SubscriptionAdmin(WrittenByTheApp, admin.ModelAdmin):
     list_display = (
         "user",
         "stripe_subscription_id",
@@ -136,23 +140,10 @@ class SubscriptionAdmin(admin.ModelAdmin):
     list_filter = ("status", "plan")
     search_fields = ("user__email", "stripe_subscription_id", "stripe_customer_id")
 
-    # Stripe's webhooks own this state: change it in Stripe, not here.
-    def has_add_permission(self, request) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
 
 @admin.register(StripeEvent)
-class StripeEventAdmin(admin.ModelAdmin):
+class StripeEventAdmin(WrittenByTheApp, admin.ModelAdmin):
     list_display = ("event_id", "type", "received_at", "processed_at", "error")
     list_filter = ("type",)
     search_fields = ("event_id",)
     date_hierarchy = "received_at"
-
-    def has_add_permission(self, request) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
