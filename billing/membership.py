@@ -10,7 +10,7 @@ from django.utils import timezone
 from billing import usage
 from billing.credits import account_for
 from billing.models import BillingPeriod, CreditAccount
-from config.errors import FieldError, InvalidInput
+from config.errors import FieldError, InvalidInput, parse_integer
 
 TRUTHY = {"1", "true"}
 FLAGS = TRUTHY | {"0", "false"}
@@ -61,10 +61,8 @@ def _integer(params, name: str, low: int, high: int, errors: list[FieldError]) -
     raw = params.get(name)
     if raw is None or raw == "":
         return None
-    try:
-        value = int(raw)
-    except ValueError:
-        errors.append(FieldError(name, f"'{name}' must be an integer, got: '{raw}'"))
+    value = parse_integer(name, raw, errors)
+    if value is None:
         return None
     if not low <= value <= high:
         errors.append(FieldError(name, f"'{name}' must be between {low} and {high}, got: {value}"))

@@ -19,6 +19,15 @@ class FieldError:
     message: str
 
 
+def parse_integer(name: str, raw: str, errors: list[FieldError]) -> int | None:
+    """``raw`` as an integer; None, with the error collected, when it is not one."""
+    try:
+        return int(raw)
+    except ValueError:
+        errors.append(FieldError(name, f"'{name}' must be an integer, got: '{raw}'"))
+        return None
+
+
 class ApiError(exceptions.APIException):
     """An error with a message that is shown to the client word for word."""
 

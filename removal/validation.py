@@ -14,7 +14,7 @@ from typing import Any
 from django.core.files.uploadedfile import UploadedFile
 from PIL import ImageColor
 
-from config.errors import FieldError, InvalidInput
+from config.errors import FieldError, InvalidInput, parse_integer
 from removal import imaging
 from removal.pipeline import Color, RemovalOptions
 
@@ -162,10 +162,8 @@ def _dimension(data: Any, name: str, errors: list[FieldError]) -> int | None:
     raw = _value(data, name)
     if raw is None or raw == "0":
         return None
-    try:
-        value = int(raw)
-    except ValueError:
-        errors.append(FieldError(name, f"'{name}' must be an integer, got: '{raw}'"))
+    value = parse_integer(name, raw, errors)
+    if value is None:
         return None
     if value < 1:
         errors.append(FieldError(name, f"'{name}' must be at least 1, got: {value}"))
