@@ -14,11 +14,12 @@ while the account row is locked, so a flush can never lose or double a charge.
 from __future__ import annotations
 
 import logging
-import threading
 from datetime import datetime
 
 import redis
 from django.conf import settings
+
+from config.once import per_process
 
 logger = logging.getLogger(__name__)
 
@@ -32,28 +33,20 @@ end
 return 1
 """
 
-_client: redis.Redis | None = None
-_client_lock = threading.Lock()
 
-
+@per_process
 def client() -> redis.Redis:
     """Redis at REDIS_URL, or the in-process store of the embedded defaults."""
-    global _client
-    if _client is None:
-        with _client_lock:
-            if _client is None:
-                if settings.REDIS_URL:
-                    _client = redis.Redis.from_url(
-                        settings.REDIS_URL,
-                        socket_timeout=settings.REDIS_TIMEOUT,
-                        socket_connect_timeout=settings.REDIS_TIMEOUT,
-                        health_check_interval=30,
-                    )
-                else:
-                    import fakeredis
+    if settings.REDIS_URL:
+        return redis.Redis.from_url(
+            settings.REDIS_URL,
+            socket_timeout=settings.REDIS_TIMEOUT,
+            socket_connect_timeout=settings.REDIS_TIMEOUT,
+            health_check_interval=30,
+        )
+    import fakeredis
 
-                    _client = fakeredis.FakeRedis()
-    return _client
+    return fakeredis.FakeRedis()
 
 
 def month_key(user_id: int, channel: str, moment: datetime) -> str:

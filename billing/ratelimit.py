@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import logging
 import math
-import threading
 import time
 from dataclasses import dataclass
 
@@ -23,24 +22,17 @@ from rest_framework import exceptions
 
 from accounts.authentication import Caller, client_ip
 from config.errors import ApiError
+from config.once import per_process
 
 logger = logging.getLogger(__name__)
 TOO_FAST = "You're making requests too quickly, Please Upgrade or slow down."
 
-_limiter: MovingWindowRateLimiter | None = None
-_lock = threading.Lock()
 
-
+@per_process
 def limiter() -> MovingWindowRateLimiter:
-    global _limiter
-    if _limiter is None:
-        with _lock:
-            if _limiter is None:
-                uri = settings.REDIS_URL or "memory://"
-                options = {"socket_timeout": settings.REDIS_TIMEOUT} if settings.REDIS_URL else {}
-                storage = storage_from_string(uri, key_prefix="ratelimit", **options)
-                _limiter = MovingWindowRateLimiter(storage)
-    return _limiter
+    uri = settings.REDIS_URL or "memory://"
+    options = {"socket_timeout": settings.REDIS_TIMEOUT} if settings.REDIS_URL else {}
+    return MovingWindowRateLimiter(storage_from_string(uri, key_prefix="ratelimit", **options))
 
 
 @dataclass(frozen=True)

@@ -19,6 +19,8 @@ import onnxruntime as ort
 from django.conf import settings
 from PIL import Image
 
+from config.once import per_process
+
 logger = logging.getLogger(__name__)
 
 MODEL_SIZE = (320, 320)
@@ -102,25 +104,18 @@ def _session(path: Path, threads: int, cpu_mem_arena: bool) -> ort.InferenceSess
     return ort.InferenceSession(str(path), sess_options=options, providers=["CPUExecutionProvider"])
 
 
-_model: MaskModel | None = None
-_model_lock = threading.Lock()
-
-
+@per_process
 def get_model() -> MaskModel:
     """The process-wide model, loaded on first use (normally at worker start)."""
-    global _model
-    if _model is None:
-        with _model_lock:
-            if _model is None:
-                path = Path(settings.REMOVAL_MODEL_PATH or bundled_model_path())
-                _model = MaskModel(
-                    path,
-                    intra_op_threads=intra_op_threads(),
-                    solo_threads=solo_threads(),
-                    cpu_mem_arena=settings.REMOVAL_CPU_MEM_ARENA,
-                )
-                logger.info("Loaded background-removal model %s", path.name)
-    return _model
+    path = Path(settings.REMOVAL_MODEL_PATH or bundled_model_path())
+    model = MaskModel(
+        path,
+        intra_op_threads=intra_op_threads(),
+        solo_threads=solo_threads(),
+        cpu_mem_arena=settings.REMOVAL_CPU_MEM_ARENA,
+    )
+    logger.info("Loaded background-removal model %s", path.name)
+    return model
 
 
 def intra_op_threads() -> int:

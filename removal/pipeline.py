@@ -16,6 +16,7 @@ from typing import BinaryIO
 from django.conf import settings
 from PIL import Image, ImageChops
 
+from config.once import per_process
 from removal import imaging, malloc, png
 from removal.inference import get_model
 
@@ -55,17 +56,9 @@ class Busy(Exception):
     """No processing slot became free in time."""
 
 
-_slots: threading.BoundedSemaphore | None = None
-_slots_lock = threading.Lock()
-
-
-def _processing_slots() -> threading.BoundedSemaphore:
-    global _slots
-    if _slots is None:
-        with _slots_lock:
-            if _slots is None:
-                _slots = threading.BoundedSemaphore(settings.REMOVAL_MAX_CONCURRENCY)
-    return _slots
+@per_process
+def processing_slots() -> threading.BoundedSemaphore:
+    return threading.BoundedSemaphore(settings.REMOVAL_MAX_CONCURRENCY)
 
 
 def remove_background(data: bytes | BinaryIO, options: RemovalOptions) -> RemovalResult:
@@ -74,7 +67,7 @@ def remove_background(data: bytes | BinaryIO, options: RemovalOptions) -> Remova
     fmt = imaging.sniff_format(stream.read(16))
     if fmt is None:
         raise imaging.UnreadableImage("not a PNG, JPEG, WEBP or BMP file")
-    slots = _processing_slots()
+    slots = processing_slots()
     if not slots.acquire(timeout=settings.REMOVAL_QUEUE_TIMEOUT):
         raise Busy
     pixels = 0

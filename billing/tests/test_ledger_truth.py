@@ -137,12 +137,12 @@ def own_redis(settings, monkeypatch):
         except redis.ConnectionError:
             time.sleep(0.05)
     settings.REDIS_URL = url
-    monkeypatch.setattr(counters, "_client", None)
+    monkeypatch.setattr(counters.client, "value", None)
     yield process
     process.send_signal(signal.SIGCONT)
     process.terminate()
     process.wait(timeout=10)
-    monkeypatch.setattr(counters, "_client", None)
+    monkeypatch.setattr(counters.client, "value", None)
 
 
 def test_a_redis_outage_still_meters_every_request(

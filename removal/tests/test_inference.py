@@ -20,8 +20,8 @@ from removal.tests.helpers import decode
 @pytest.fixture
 def fresh_model(monkeypatch):
     """Forget the loaded model (and slots) for the test; restore them after."""
-    monkeypatch.setattr(inference, "_model", None)
-    monkeypatch.setattr(pipeline, "_slots", None)
+    monkeypatch.setattr(inference.get_model, "value", None)
+    monkeypatch.setattr(pipeline.processing_slots, "value", None)
 
 
 def test_the_bundled_model_is_rembgs_u2netp():
@@ -36,7 +36,7 @@ def test_the_wsgi_application_loads_the_model_at_start(fresh_model):
     import config.wsgi
 
     importlib.reload(config.wsgi)
-    assert inference._model is not None
+    assert inference.get_model.value is not None
 
 
 def test_the_model_has_a_solo_session_on_every_core_and_a_shared_one(fresh_model, settings):
@@ -143,7 +143,7 @@ def test_concurrent_work_is_bounded_by_the_setting(fresh_model, rmbg, small_car_
 
 def test_it_answers_503_when_no_slot_frees_up(fresh_model, rmbg, small_car_jpeg):
     with override_settings(REMOVAL_MAX_CONCURRENCY=1, REMOVAL_QUEUE_TIMEOUT=1):
-        slots = pipeline._processing_slots()
+        slots = pipeline.processing_slots()
         slots.acquire()
         try:
             response = rmbg(small_car_jpeg)
