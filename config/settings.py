@@ -191,8 +191,13 @@ STORAGES = {
 WHITENOISE_USE_FINDERS = True
 WHITENOISE_AUTOREFRESH = DEBUG
 
-# Uploads larger than this spill to a temporary file instead of memory.
+# Uploads larger than this spill to a temporary file instead of memory, which
+# keeps no more of a file than the 50 MB limit (and a byte to tell it was over).
 FILE_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
+FILE_UPLOAD_HANDLERS = [
+    "django.core.files.uploadhandler.MemoryFileUploadHandler",
+    "removal.uploads.CappedUploadHandler",
+]
 
 # --- E-mail -------------------------------------------------------------------
 EMAIL_HOST = env_str("EMAIL_HOST")
