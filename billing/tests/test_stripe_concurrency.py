@@ -1,0 +1,48 @@
+"""Stripe delivers events at least once, sometimes twice at the same moment."""
+
+from __future__ import annotations
+
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+from django.db import connection
+from django.test import Client
+
+from billing.credits import account_for
+from billing.models import CreditGrant, CreditPack, StripeEvent
+from billing.tests.stripe_events import checkout_session, deliver, event
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.mark.parametrize("failed_before", [False, True], ids=["new", "failed-before"])
+def test_simultaneous_deliveries_of_a_pack_purchase_grant_it_once(
+    stripe_keys, alice, failed_before
+):
+    pack = CreditPack.objects.create(label="Pack-1000-test", credits=1000, price=10)
+    session = checkout_session(
+        alice, mode="payment", customer="cus_new", metadata={"pack_id": str(pack.pk)}
+    )
+    completed = event("checkout.session.completed", session)
+    if failed_before:  # recorded, not applied: Stripe retries it
+        StripeEvent.objects.create(
+            event_id=completed["id"], type=completed["type"], error="OperationalError"
+        )
+    # The same event redelivered, and the same session under another event.
+    bodies = [completed] * 5 + [event("checkout.session.async_payment_succeeded", session)] * 3
+    start = threading.Barrier(len(bodies))
+
+    def post(body: dict) -> bytes:
+        try:
+            start.wait()
+            return deliver(Client(), body, stripe_keys).content
+        finally:
+            connection.close()  # this thread's own connection
+
+    with ThreadPoolExecutor(len(bodies)) as pool:
+        answers = list(pool.map(post, bodies))
+
+    assert sorted(answers) == [b"duplicate"] * 6 + [b"processed"] * 2
+    assert account_for(alice).prepaid_balance == 1000
+    assert CreditGrant.objects.filter(stripe_reference=session["id"]).count() == 1
