@@ -132,3 +132,12 @@ def checkout_session(
         "status": "complete",
         "metadata": metadata or {},
     }
+
+
+def pack_purchase(user, credits: int = 1000, **session_fields) -> dict:
+    """A paid Checkout session for a new credit pack of ``credits``."""
+    from billing.models import CreditPack
+
+    pack = CreditPack.objects.create(label=f"Pack-{credits}-test", credits=credits, price=10)
+    fields = {"mode": "payment", "customer": "cus_new", **session_fields}
+    return checkout_session(user, metadata={"pack_id": str(pack.pk)}, **fields)

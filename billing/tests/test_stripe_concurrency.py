@@ -10,8 +10,8 @@ from django.db import connection
 from django.test import Client
 
 from billing.credits import account_for
-from billing.models import CreditGrant, CreditPack, StripeEvent
-from billing.tests.stripe_events import checkout_session, deliver, event
+from billing.models import CreditGrant, StripeEvent
+from billing.tests.stripe_events import deliver, event, pack_purchase
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -20,10 +20,7 @@ pytestmark = pytest.mark.django_db(transaction=True)
 def test_simultaneous_deliveries_of_a_pack_purchase_grant_it_once(
     stripe_keys, alice, failed_before
 ):
-    pack = CreditPack.objects.create(label="Pack-1000-test", credits=1000, price=10)
-    session = checkout_session(
-        alice, mode="payment", customer="cus_new", metadata={"pack_id": str(pack.pk)}
-    )
+    session = pack_purchase(alice, 1000)
     completed = event("checkout.session.completed", session)
     if failed_before:  # recorded, not applied: Stripe retries it
         StripeEvent.objects.create(

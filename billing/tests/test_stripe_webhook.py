@@ -14,7 +14,6 @@ from billing.models import (
     BillingPeriod,
     CreditAccount,
     CreditGrant,
-    CreditPack,
     Plan,
     StripeEvent,
     Subscription,
@@ -24,6 +23,7 @@ from billing.tests.stripe_events import (
     deliver,
     event,
     invoice,
+    pack_purchase,
     signature,
     subscription,
     unix,
@@ -186,10 +186,7 @@ def test_a_renewal_resets_usage_and_keeps_the_old_periods_counters(
 def test_a_pack_grants_prepaid_credits_once_even_when_the_event_arrives_three_times(
     client, stripe_keys, alice
 ):
-    pack = CreditPack.objects.create(label="Pack-1000-test", credits=1000, price=10)
-    session = checkout_session(
-        alice, mode="payment", customer="cus_new", metadata={"pack_id": str(pack.pk)}
-    )
+    session = pack_purchase(alice, 1000)
     body = event("checkout.session.completed", session)
     answers = [deliver(client, body, stripe_keys).content for _ in range(3)]
     assert answers == [b"processed", b"duplicate", b"duplicate"]
@@ -203,14 +200,7 @@ def test_a_pack_grants_prepaid_credits_once_even_when_the_event_arrives_three_ti
 
 
 def test_a_pack_paid_by_a_delayed_method_is_granted_when_the_payment_succeeds(send, alice):
-    pack = CreditPack.objects.create(label="Pack-500-test", credits=500, price=5)
-    session = checkout_session(
-        alice,
-        mode="payment",
-        customer="cus_a",
-        payment_status="unpaid",
-        metadata={"pack_id": str(pack.pk)},
-    )
+    session = pack_purchase(alice, 500, customer="cus_a", payment_status="unpaid")
     send("checkout.session.completed", session)
     assert account(alice).prepaid_balance == 0
     send("checkout.session.async_payment_succeeded", {**session, "payment_status": "paid"})
