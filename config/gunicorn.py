@@ -4,36 +4,22 @@ One process with threads: the model (and its memory) is shared by every
 request of the process, and removal.pipeline bounds how many images are
 processed at once. Add workers (or machines) to scale out.
 
-Memory and speed: onnxruntime allocates and frees a few hundred MB of
-activations per image. With 4 KB pages every run faults them in afresh; with
-transparent huge pages (glibc's malloc.hugetlb tunable) the same run is about
-28 % faster, at the same resident size (a one-thread u2netp run measured
-360 -> 260 ms on 2 cores). glibc reads GLIBC_TUNABLES only when a process
-starts, so the master re-executes itself once with it set; workers inherit it.
-REMOVAL_HUGE_PAGES=false turns this off. config.wsgi also caps glibc's malloc
-arenas (REMOVAL_MALLOC_ARENA_MAX), and removal.pipeline trims the heap after
-big images.
+Memory: config.wsgi caps glibc's malloc arenas when a worker loads the app
+(REMOVAL_MALLOC_ARENA_MAX) and removal.pipeline trims the heap after big
+images. An operator who prefers speed to resident size can also start gunicorn
+with GLIBC_TUNABLES=glibc.malloc.mmap_threshold=268435456:glibc.malloc.trim_threshold=536870912
+(measured on 2 cores: a 1-thread u2netp run 600 -> 465 ms, the speed of
+onnxruntime's arena, for ~300 MB kept per worker). mallopt() from Python cannot
+do the same: glibc caps its mmap threshold at 32 MB, which measured no faster.
+GLIBC_TUNABLES=glibc.malloc.hugetlb=1 (transparent huge pages) was measured too:
+back-to-back runs 240 -> 185 ms at the same resident size, but after a second of
+idleness 250 -> 370 ms on a VM whose host pages out idle memory (DAMON), so it is
+left to the operator who knows the machine.
 """
 
 from __future__ import annotations
 
 import os
-import sys
-
-from config.env import env_bool
-
-HUGE_PAGES = "glibc.malloc.hugetlb=1"
-
-
-def _restart_with_huge_pages() -> None:
-    tunables = os.environ.get("GLIBC_TUNABLES", "")
-    if not env_bool("REMOVAL_HUGE_PAGES", True) or "glibc.malloc.hugetlb=" in tunables:
-        return
-    os.environ["GLIBC_TUNABLES"] = f"{tunables}:{HUGE_PAGES}" if tunables else HUGE_PAGES
-    os.execv(sys.executable, [sys.executable, *sys.argv])  # noqa: S606 - this same command
-
-
-_restart_with_huge_pages()
 
 bind = os.environ.get("GUNICORN_BIND", "127.0.0.1:8000")
 workers = int(os.environ.get("GUNICORN_WORKERS", "1"))
