@@ -1,6 +1,8 @@
 from __future__ import annotations
 
 import io
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -230,3 +232,27 @@ def stripe_recorder(settings):
     yield requests_seen
     server.shutdown()
     server.server_close()
+
+
+@pytest.fixture
+def together():
+    """Call ``func(arg)`` for every arg at the same moment, each on a thread of its own.
+
+    Each thread closes its own database connection, so none outlives the test.
+    """
+    from django.db import connection
+
+    def run(func, args: list) -> list:
+        start = threading.Barrier(len(args))
+
+        def call(arg):
+            try:
+                start.wait()
+                return func(arg)
+            finally:
+                connection.close()
+
+        with ThreadPoolExecutor(len(args)) as pool:
+            return list(pool.map(call, args))
+
+    return run

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import threading
-from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
 import pytest
@@ -165,24 +163,19 @@ def test_drifted_in_flight_counts_are_repaired_from_the_ledger_before_a_refusal(
     assert in_flight(alice) == (1, 0)
 
 
-def test_the_first_anonymous_requests_of_a_day_arriving_together_all_get_in(settings):
+def test_the_first_anonymous_requests_of_a_day_arriving_together_all_get_in(settings, together):
     settings.ANONYMOUS_DAILY_LIMIT = 100
     threads = 6
-    start = threading.Barrier(threads)
 
     def visit(ip: str) -> bool:
         try:
-            start.wait()
             credits.reserve(None, Charge.APP, ip=ip)
             return True
         except ApiError:
             return False
-        finally:
-            connection.close()  # this thread's own connection
 
     for visitor in range(15):
         ip = f"203.0.113.{visitor}"
-        with ThreadPoolExecutor(threads) as pool:
-            admitted = list(pool.map(visit, [ip] * threads))
+        admitted = together(visit, [ip] * threads)
         assert admitted == [True] * threads
         assert AnonymousUsage.objects.get(ip=ip).used == threads

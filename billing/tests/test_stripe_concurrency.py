@@ -2,11 +2,7 @@
 
 from __future__ import annotations
 
-import threading
-from concurrent.futures import ThreadPoolExecutor
-
 import pytest
-from django.db import connection
 from django.test import Client
 
 from billing.credits import account_for
@@ -18,7 +14,7 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 @pytest.mark.parametrize("failed_before", [False, True], ids=["new", "failed-before"])
 def test_simultaneous_deliveries_of_a_pack_purchase_grant_it_once(
-    stripe_keys, alice, failed_before
+    stripe_keys, alice, failed_before, together
 ):
     session = pack_purchase(alice, 1000)
     completed = event("checkout.session.completed", session)
@@ -28,17 +24,7 @@ def test_simultaneous_deliveries_of_a_pack_purchase_grant_it_once(
         )
     # The same event redelivered, and the same session under another event.
     bodies = [completed] * 5 + [event("checkout.session.async_payment_succeeded", session)] * 3
-    start = threading.Barrier(len(bodies))
-
-    def post(body: dict) -> bytes:
-        try:
-            start.wait()
-            return deliver(Client(), body, stripe_keys).content
-        finally:
-            connection.close()  # this thread's own connection
-
-    with ThreadPoolExecutor(len(bodies)) as pool:
-        answers = list(pool.map(post, bodies))
+    answers = together(lambda body: deliver(Client(), body, stripe_keys).content, bodies)
 
     assert sorted(answers) == [b"duplicate"] * 6 + [b"processed"] * 2
     assert account_for(alice).prepaid_balance == 1000

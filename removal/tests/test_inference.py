@@ -117,7 +117,9 @@ def test_threads_share_one_session_and_get_the_same_answer(rmbg, small_car_jpeg)
 
 
 @pytest.mark.django_db(transaction=True)
-def test_concurrent_work_is_bounded_by_the_setting(fresh_model, rmbg, small_car_jpeg, monkeypatch):
+def test_concurrent_work_is_bounded_by_the_setting(
+    fresh_model, rmbg, small_car_jpeg, monkeypatch, together
+):
     in_flight = 0
     peak = 0
     lock = threading.Lock()
@@ -135,8 +137,8 @@ def test_concurrent_work_is_bounded_by_the_setting(fresh_model, rmbg, small_car_
                 in_flight -= 1
 
     monkeypatch.setattr(pipeline, "_render", counting_render)
-    with override_settings(REMOVAL_MAX_CONCURRENCY=2), ThreadPoolExecutor(max_workers=6) as pool:
-        statuses = list(pool.map(lambda _: rmbg(small_car_jpeg).status_code, range(6)))
+    with override_settings(REMOVAL_MAX_CONCURRENCY=2):
+        statuses = together(lambda _: rmbg(small_car_jpeg).status_code, list(range(6)))
     assert statuses == [200] * 6
     assert peak == 2
 
