@@ -58,16 +58,7 @@ class CreditAccountAdmin(admin.ModelAdmin):
         "stripe_customer_id",
     )
     # Balances change through grants and charges (the ledger), never by hand.
-    readonly_fields = (
-        "user",
-        "prepaid_balance",
-        "period_start",
-        "period_end",
-        "period_from_stripe",
-        "included_used",
-        "reserved_included",
-        "reserved_prepaid",
-    )
+    readonly_fields = tuple(f for f in fields if f not in ("plan", "stripe_customer_id"))
 
     def has_add_permission(self, request) -> bool:
         return False
