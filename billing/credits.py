@@ -133,7 +133,7 @@ def reserve(user, channel: str, *, ip: str, api_key=None, idempotency_key: str |
         account = locked_account(user, now)
         reservation = None
         if idempotency_key:
-            replay = _previous_attempt(account, idempotency_key, now)
+            replay = _previous_attempt(user.pk, idempotency_key, now)
             if replay is not None:
                 return replay
             reservation = _reserve(*attempt)
@@ -197,10 +197,7 @@ def _from_db(value) -> datetime:
     return value if timezone.is_aware(value) else timezone.make_aware(value, UTC)
 
 
-def _previous_attempt(
-    account: CreditAccount, idempotency_key: str, now: datetime
-) -> Reservation | None:
-    user_id = account.user_id
+def _previous_attempt(user_id: int, idempotency_key: str, now: datetime) -> Reservation | None:
     previous = Charge.objects.filter(user_id=user_id, idempotency_key=idempotency_key).first()
     if previous is None:
         return None
@@ -212,7 +209,9 @@ def _previous_attempt(
         return Reservation(user_id=user_id, channel=previous.channel, replay=True)
     if previous.reserved_at > now - STALE_RESERVATION:
         raise ApiError(IDEMPOTENCY_IN_PROGRESS, status_code=409)
-    _recount_reservations(account, now)  # drops the reservation of the request that died
+    # The request that held it died. Its credit still counts as in flight until the
+    # recount that comes before any refusal.
+    previous.delete()
     return None
 
 

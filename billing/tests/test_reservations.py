@@ -18,8 +18,8 @@ from config.errors import ApiError
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.embedded]
 
 
-def reserve(user):
-    return credits.reserve(user, Charge.API, ip="127.0.0.1")
+def reserve(user, **options):
+    return credits.reserve(user, Charge.API, ip="127.0.0.1", **options)
 
 
 def refused(user) -> bool:
@@ -179,3 +179,15 @@ def test_the_first_anonymous_requests_of_a_day_arriving_together_all_get_in(sett
         admitted = together(visit, [ip] * threads)
         assert admitted == [True] * threads
         assert AnonymousUsage.objects.get(ip=ip).used == threads
+
+
+def test_a_retry_after_the_first_attempt_died_takes_the_credit_it_held(alice):
+    put_on_plan(alice, included=1)
+    dead = reserve(alice, idempotency_key="retry-1")
+    age(dead, STALE_RESERVATION + timedelta(seconds=1))
+
+    retry = reserve(alice, idempotency_key="retry-1")
+    assert not Charge.objects.filter(pk=dead.charge_id).exists()
+    assert in_flight(alice) == (1, 0)
+    credits.commit(retry)
+    assert Charge.objects.get(idempotency_key="retry-1").status == Charge.COMMITTED
