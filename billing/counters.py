@@ -19,7 +19,7 @@ from datetime import datetime
 import redis
 from django.conf import settings
 
-from config.once import per_process
+from config.once import PerProcess
 
 logger = logging.getLogger(__name__)
 
@@ -34,7 +34,7 @@ return 1
 """
 
 
-@per_process
+@PerProcess
 def client() -> redis.Redis:
     """Redis at REDIS_URL, or the in-process store of the embedded defaults."""
     if settings.REDIS_URL:

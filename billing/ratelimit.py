@@ -22,13 +22,13 @@ from rest_framework import exceptions
 
 from accounts.authentication import Caller, client_ip
 from config.errors import ApiError
-from config.once import per_process
+from config.once import PerProcess
 
 logger = logging.getLogger(__name__)
 TOO_FAST = "You're making requests too quickly, Please Upgrade or slow down."
 
 
-@per_process
+@PerProcess
 def limiter() -> MovingWindowRateLimiter:
     uri = settings.REDIS_URL or "memory://"
     options = {"socket_timeout": settings.REDIS_TIMEOUT} if settings.REDIS_URL else {}

@@ -11,7 +11,7 @@ T = TypeVar("T")
 
 
 class PerProcess(Generic[T]):
-    """Calls ``build`` on first use, once even when threads race, then returns its value.
+    """Decorator: calls ``build`` on first use, once even when threads race, then returns its value.
 
     Tests that need a new value (other settings, a Redis of their own) set ``value``
     back to None with monkeypatch, which restores the old one afterwards.
@@ -31,8 +31,3 @@ class PerProcess(Generic[T]):
                     self.value = self.build()
                 value = self.value
         return value
-
-
-def per_process(build: Callable[[], T]) -> PerProcess[T]:
-    """Decorator: ``build`` runs once per process, on first call."""
-    return PerProcess(build)

@@ -19,7 +19,7 @@ import onnxruntime as ort
 from django.conf import settings
 from PIL import Image
 
-from config.once import per_process
+from config.once import PerProcess
 
 logger = logging.getLogger(__name__)
 
@@ -104,7 +104,7 @@ def _session(path: Path, threads: int, cpu_mem_arena: bool) -> ort.InferenceSess
     return ort.InferenceSession(str(path), sess_options=options, providers=["CPUExecutionProvider"])
 
 
-@per_process
+@PerProcess
 def get_model() -> MaskModel:
     """The process-wide model, loaded on first use (normally at worker start)."""
     path = Path(settings.REMOVAL_MODEL_PATH or bundled_model_path())

@@ -16,7 +16,7 @@ from typing import BinaryIO
 from django.conf import settings
 from PIL import Image, ImageChops
 
-from config.once import per_process
+from config.once import PerProcess
 from removal import imaging, malloc, png
 from removal.inference import get_model
 
@@ -56,7 +56,7 @@ class Busy(Exception):
     """No processing slot became free in time."""
 
 
-@per_process
+@PerProcess
 def processing_slots() -> threading.BoundedSemaphore:
     return threading.BoundedSemaphore(settings.REMOVAL_MAX_CONCURRENCY)
 

@@ -6,13 +6,13 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 
-from config.once import per_process
+from config.once import PerProcess
 
 
 def test_racing_threads_share_one_build():
     builds = []
 
-    @per_process
+    @PerProcess
     def expensive() -> object:
         """Something slow to build."""
         builds.append(1)
@@ -35,7 +35,7 @@ def test_racing_threads_share_one_build():
 def test_forgetting_the_value_builds_it_again(monkeypatch):
     counter = iter(range(10))
 
-    @per_process
+    @PerProcess
     def numbered() -> int:
         return next(counter) + 1
 
