@@ -13,8 +13,9 @@ the reservations of requests that died.
 
 from __future__ import annotations
 
+import hmac
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -33,6 +34,7 @@ logger = logging.getLogger(__name__)
 MONTHLY_LIMIT = "You've reached your monthly limit. Consider purchasing more credits."
 DAILY_LIMIT = "You've reached your daily limit. Please sign up for more access."
 IDEMPOTENCY_IN_PROGRESS = "A request with this Idempotency-Key is still being processed."
+IDEMPOTENCY_REUSED = "Idempotency-Key has already been used for a different request"
 # A reservation older than this belongs to a request that died: it no longer counts.
 STALE_RESERVATION = timedelta(minutes=10)
 IDEMPOTENCY_WINDOW = timedelta(hours=24)
@@ -118,11 +120,21 @@ def _mirror_period(user_id: int, start: datetime, end: datetime) -> None:
         logger.warning("Redis unavailable: billing period of user %s not mirrored", user_id)
 
 
-def reserve(user, channel: str, *, ip: str, api_key=None, idempotency_key: str | None = None):
+def reserve(
+    user,
+    channel: str,
+    *,
+    ip: str,
+    api_key=None,
+    idempotency_key: str | None = None,
+    fingerprint: str = "",
+):
+    """Reserve a credit; ``fingerprint`` identifies the request an idempotency key is for."""
     if user is None:
         return _reserve_anonymous(ip)
     now = timezone.now()
-    attempt = (user.pk, channel, now, api_key.pk if api_key else None, idempotency_key or None)
+    key = idempotency_key or None
+    attempt = (user.pk, channel, now, api_key.pk if api_key else None, key, fingerprint)
     if not idempotency_key:
         reservation = _reserve(*attempt)
         if reservation is not None:
@@ -133,7 +145,7 @@ def reserve(user, channel: str, *, ip: str, api_key=None, idempotency_key: str |
         account = locked_account(user, now)
         reservation = None
         if idempotency_key:
-            replay = _previous_attempt(user.pk, idempotency_key, now)
+            replay = _previous_attempt(user.pk, idempotency_key, fingerprint, now)
             if replay is not None:
                 return replay
             reservation = _reserve(*attempt)
@@ -146,7 +158,7 @@ def reserve(user, channel: str, *, ip: str, api_key=None, idempotency_key: str |
     return reservation
 
 
-def _reserve(user_id, channel, now, api_key_id, idempotency_key) -> Reservation | None:
+def _reserve(user_id, channel, now, api_key_id, idempotency_key, fingerprint) -> Reservation | None:
     """Reserve an included credit, else a prepaid one; None when neither is left."""
     when = _to_db(now)
     in_one_statement = connection.vendor == "postgresql" and not connection.in_atomic_block
@@ -154,7 +166,7 @@ def _reserve(user_id, channel, now, api_key_id, idempotency_key) -> Reservation 
         for source in sql.SOURCES:
             if in_one_statement:  # the path of nearly every request
                 params = [user_id, when, when, channel, when, api_key_id, idempotency_key]
-                cursor.execute(sql.TAKE_AND_RECORD[source], params)
+                cursor.execute(sql.TAKE_AND_RECORD[source], [*params, fingerprint])
                 row = cursor.fetchone()
             else:
                 with transaction.atomic():
@@ -164,7 +176,7 @@ def _reserve(user_id, channel, now, api_key_id, idempotency_key) -> Reservation 
                         continue
                     period_start = taken[1]
                     params = [user_id, channel, period_start, when, api_key_id, idempotency_key]
-                    cursor.execute(sql.RECORD[source], params)
+                    cursor.execute(sql.RECORD[source], [*params, fingerprint])
                     row = (cursor.fetchone()[0], period_start)
             if row is not None:
                 return Reservation(
@@ -197,7 +209,9 @@ def _from_db(value) -> datetime:
     return value if timezone.is_aware(value) else timezone.make_aware(value, UTC)
 
 
-def _previous_attempt(user_id: int, idempotency_key: str, now: datetime) -> Reservation | None:
+def _previous_attempt(
+    user_id: int, idempotency_key: str, fingerprint: str, now: datetime
+) -> Reservation | None:
     previous = Charge.objects.filter(user_id=user_id, idempotency_key=idempotency_key).first()
     if previous is None:
         return None
@@ -205,6 +219,10 @@ def _previous_attempt(user_id: int, idempotency_key: str, now: datetime) -> Rese
         previous.idempotency_key = None  # the key may be reused after 24 hours
         previous.save(update_fields=["idempotency_key"])
         return None
+    # The key is bound to its first request: anything else under it would be processed
+    # for free. Refused before the in-flight check: it is no retry of that request.
+    if not hmac.compare_digest(previous.request_fingerprint, fingerprint):
+        raise ApiError(IDEMPOTENCY_REUSED, status_code=422)
     if previous.status == Charge.COMMITTED:
         return Reservation(user_id=user_id, channel=previous.channel, replay=True)
     if previous.reserved_at > now - STALE_RESERVATION:
@@ -261,8 +279,14 @@ def release(reservation: Reservation) -> None:
 
 
 @contextmanager
-def metered(caller, *, idempotency_key: str | None = None) -> Iterator[Reservation]:
-    """Reserve a credit for the block; commit it if the block succeeds, else release it."""
+def metered(
+    caller, *, idempotency_key: str | None = None, fingerprint: Callable[[], str] | None = None
+) -> Iterator[Reservation]:
+    """Reserve a credit for the block; commit it if the block succeeds, else release it.
+
+    ``fingerprint`` computes what identifies the request; it runs only when an
+    Idempotency-Key is sent, to bind the key to that request.
+    """
     if idempotency_key is not None and not 0 < len(idempotency_key) <= 255:
         raise ApiError("Idempotency-Key must be 1 to 255 characters long.", status_code=400)
     reservation = reserve(
@@ -271,6 +295,7 @@ def metered(caller, *, idempotency_key: str | None = None) -> Iterator[Reservati
         ip=caller.ip,
         api_key=caller.api_key,
         idempotency_key=idempotency_key,
+        fingerprint=fingerprint() if idempotency_key and fingerprint else "",
     )
     try:
         yield reservation

@@ -178,6 +178,8 @@ class Charge(models.Model):
     )
     # NULL, not "": only keys that were sent take part in the unique constraint.
     idempotency_key = models.CharField(max_length=255, null=True, blank=True)  # noqa: DJ001
+    # SHA-256 of the request an idempotency key was first used with: the key is bound to it.
+    request_fingerprint = models.CharField(max_length=64, blank=True, default="")
 
     class Meta:
         ordering = ["-reserved_at"]

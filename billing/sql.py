@@ -16,7 +16,8 @@ ACCOUNT = CreditAccount._meta.db_table
 PLAN = Plan._meta.db_table
 CHARGE = Charge._meta.db_table
 CHARGE_COLUMNS = (
-    "user_id, status, source, channel, period_start, reserved_at, api_key_id, idempotency_key"
+    "user_id, status, source, channel, period_start, reserved_at, api_key_id, idempotency_key, "
+    "request_fingerprint"
 )
 
 
@@ -34,18 +35,18 @@ def _take(source: str) -> str:
 
 
 SOURCES = (Charge.INCLUDED, Charge.PREPAID)  # the order credits are spent in
-# Params: user, channel, period start, now, API key, idempotency key.
+# Params: user, channel, period start, now, API key, idempotency key, request fingerprint.
 TAKE = {source: _take(source) for source in SOURCES}
 RECORD = {
     source: f"""
         INSERT INTO {CHARGE} ({CHARGE_COLUMNS})
-        VALUES (%s, '{Charge.RESERVED}', '{source}', %s, %s, %s, %s, %s)
+        VALUES (%s, '{Charge.RESERVED}', '{source}', %s, %s, %s, %s, %s, %s)
         RETURNING id"""
     for source in SOURCES
 }
 # Outside a transaction, PostgreSQL takes and records in one statement (params: user,
-# now, now, channel, now, API key, idempotency key): atomic on its own, so there are
-# no BEGIN/COMMIT round trips. Its commit skips the wait for the WAL flush: a
+# now, now, channel, now, API key, idempotency key, request fingerprint): atomic on
+# its own, so there are no BEGIN/COMMIT round trips. Its commit skips the wait for the WAL flush: a
 # reservation lost in a database crash is a released one. Settling, which records
 # the money, stays durable.
 TAKE_AND_RECORD = {
@@ -53,7 +54,7 @@ TAKE_AND_RECORD = {
         WITH taken AS ({_take(source)}),
              no_flush_wait AS (SELECT set_config('synchronous_commit', 'off', true))
         INSERT INTO {CHARGE} ({CHARGE_COLUMNS})
-        SELECT user_id, '{Charge.RESERVED}', '{source}', %s, period_start, %s, %s, %s
+        SELECT user_id, '{Charge.RESERVED}', '{source}', %s, period_start, %s, %s, %s, %s
         FROM taken, no_flush_wait
         RETURNING id, period_start"""
     for source in SOURCES

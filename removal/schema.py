@@ -119,16 +119,22 @@ RMBG = {
         "**Who pays**: with `x-api-key`, one credit of that account (`api` usage); signed "
         "in on this site, one of yours (`app` usage); with neither, the anonymous daily "
         "allowance of your IP. Only a successful request costs a credit "
-        "(`X-Credits-Charged: 1`); a retry with the same `Idempotency-Key` within 24 h "
-        "is not charged again (`X-Credits-Charged: 0`). Every response carries "
-        "`X-RateLimit-Limit`, `X-RateLimit-Remaining` and `X-RateLimit-Reset` (unix time)."
+        "(`X-Credits-Charged: 1`); a retry of the same request (same image and options) "
+        "with the same `Idempotency-Key` within 24 h is not charged again "
+        "(`X-Credits-Charged: 0`). A key is bound to the request it was first used with: "
+        "another request under it is refused with 422 and nothing is processed. "
+        "Every response carries `X-RateLimit-Limit`, `X-RateLimit-Remaining` and "
+        "`X-RateLimit-Reset` (unix time)."
     ),
     "parameters": [
         OpenApiParameter(
             "Idempotency-Key",
             str,
             OpenApiParameter.HEADER,
-            description="A unique string (≤ 255 chars): a retry within 24 h is not charged twice.",
+            description=(
+                "A unique string (≤ 255 chars) per request: a retry of the same request "
+                "within 24 h is not charged twice; another request under it is a 422."
+            ),
         )
     ],
     "request": {"multipart/form-data": RemovalForm},
@@ -196,6 +202,19 @@ RMBG = {
         ),
         409: OpenApiResponse(
             ERROR_BODY, description="A request with this Idempotency-Key is still running."
+        ),
+        422: OpenApiResponse(
+            ERROR_BODY,
+            description="The Idempotency-Key was already used for a different request.",
+            examples=[
+                OpenApiExample(
+                    "Key reused",
+                    value={
+                        "error": "Idempotency-Key has already been used for a different request",
+                        "status": 422,
+                    },
+                )
+            ],
         ),
         429: OpenApiResponse(
             ERROR_BODY,

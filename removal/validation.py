@@ -5,9 +5,12 @@ The messages are rembg.com's, word for word.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import math
 import re
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
+from functools import cached_property
 from pathlib import PurePath
 from typing import Any
 
@@ -30,6 +33,21 @@ _FALSE = {"false", "0", "no", "off"}
 class RemovalRequest:
     image: UploadedFile
     options: RemovalOptions
+
+    @cached_property
+    def fingerprint(self) -> str:
+        """SHA-256 of the upload and the parsed options: what an Idempotency-Key is bound to.
+
+        Options are hashed as parsed, so spellings of one request ("PNG", "png";
+        w=0 or no w) are the same request.
+        """
+        digest = hashlib.sha256()
+        self.image.seek(0)
+        for chunk in self.image.chunks():
+            digest.update(chunk)
+        self.image.seek(0)
+        digest.update(json.dumps(asdict(self.options), sort_keys=True).encode())
+        return digest.hexdigest()
 
 
 def parse_removal_request(data: Any, files: Any) -> RemovalRequest:

@@ -35,7 +35,9 @@ class RemoveBackgroundView(RateLimitedMixin, APIView):
         caller = Caller.of(request)
         removal = parse_removal_request(request.data, request.FILES)
         idempotency_key = request.headers.get("Idempotency-Key")
-        with credits.metered(caller, idempotency_key=idempotency_key) as reservation:
+        with credits.metered(
+            caller, idempotency_key=idempotency_key, fingerprint=lambda: removal.fingerprint
+        ) as reservation:
             result = self.remove(removal)
         logger.info(
             "rmbg ok %s %s %dx%d", caller.describe(), result.format, result.width, result.height
