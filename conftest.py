@@ -27,7 +27,8 @@ def _fresh_stores():
     """Cache, counters and rate limits start empty: no test inherits another's."""
     from django.core.cache import cache
 
-    from billing import counters, ratelimit
+    from accounts import ratelimit
+    from billing import counters
 
     def clear():
         cache.clear()

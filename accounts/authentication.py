@@ -54,6 +54,11 @@ class Caller:
         user = request.user if request.user and request.user.is_authenticated else None
         return cls(user=user, channel=auth.name, api_key=auth.api_key, ip=client_ip(request))
 
+    @property
+    def address(self) -> str:
+        """What anonymous allowances and limits count by (see ``network_of``)."""
+        return network_of(self.ip)
+
     def describe(self) -> str:
         """For logs: never the key itself, only its visible prefix."""
         if self.user is None:
@@ -125,21 +130,47 @@ class AppSessionAuthentication(authentication.SessionAuthentication):
 
 
 def client_ip(request) -> str:
-    """The caller's IP; X-Forwarded-For is believed only from a trusted proxy."""
+    """The caller's IP; X-Forwarded-For is believed only from trusted proxies."""
     remote = request.META.get("REMOTE_ADDR", "")
-    if not _is_trusted_proxy(remote):
+    nearest = _ip(remote)
+    if nearest is None:
         return remote
     hops = [h.strip() for h in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",") if h.strip()]
-    # Walk back from the nearest hop; the first address not ours is the client.
+    # Walk back from the nearest hop while it is a proxy of ours: it names the next one.
+    # A hop that is no address ends the walk: nothing it reports can be believed.
     for hop in reversed(hops):
-        if not _is_trusted_proxy(hop):
-            return hop
-    return hops[0] if hops else remote
+        if not _is_trusted_proxy(nearest):
+            break
+        reported = _ip(hop)
+        if reported is None:
+            break
+        nearest = reported
+    return str(nearest)
 
 
-def _is_trusted_proxy(address: str) -> bool:
+def network_of(ip: str) -> str:
+    """An IPv4 address as it is; an IPv6 one as its network (a /64 by default).
+
+    One IPv6 subscriber gets a whole /64 (often a /56 or /48): counting single
+    addresses would give each of them 2**64 allowances.
+    """
+    address = _ip(ip)
+    if address is None or address.version == 4:
+        return ip
+    prefix = f"{address.exploded.split('%')[0]}/{settings.IPV6_PREFIX_LENGTH}"
+    return str(ipaddress.ip_network(prefix, strict=False).network_address)
+
+
+def _ip(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    """The address ``text`` holds (IPv4-mapped IPv6 as IPv4), or None."""
     try:
-        ip = ipaddress.ip_address(address)
+        address = ipaddress.ip_address(text)
     except ValueError:
-        return False
+        return None
+    if address.version == 6 and address.ipv4_mapped is not None:
+        return address.ipv4_mapped
+    return address
+
+
+def _is_trusted_proxy(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
     return any(ip in network for network in settings.TRUSTED_PROXY_NETWORKS)

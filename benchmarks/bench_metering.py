@@ -54,9 +54,10 @@ def main() -> None:
     from django.db import connection
     from PIL import Image
 
+    from accounts import ratelimit
     from accounts.authentication import Caller
     from accounts.models import ApiKey, User
-    from billing import counters, credits, ratelimit
+    from billing import counters, credits
     from billing.tests.helpers import put_on_plan
     from removal.pipeline import RemovalOptions, remove_background
 

@@ -292,7 +292,7 @@ def metered(
     reservation = reserve(
         caller.user,
         caller.channel,
-        ip=caller.ip,
+        ip=caller.address,
         api_key=caller.api_key,
         idempotency_key=idempotency_key,
         fingerprint=fingerprint() if idempotency_key and fingerprint else "",

@@ -19,9 +19,9 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.authentication import ApiKeyAuthentication
+from accounts.ratelimit import RateLimitedMixin
 from billing import credits, membership, schema, stripe_gateway, subscriptions, webhooks
 from billing.models import CreditPack, Plan
-from billing.ratelimit import RateLimitedMixin
 
 logger = logging.getLogger(__name__)
 

@@ -159,6 +159,11 @@ ACCOUNT_DEFAULT_HTTP_PROTOCOL = "https" if HTTPS else "http"
 API_KEY_HMAC_SECRET = env_str("API_KEY_HMAC_SECRET") or SECRET_KEY
 # Lifetime, in seconds, of the token our own pages use to call the API.
 USER_TOKEN_MAX_AGE = env_int("USER_TOKEN_MAX_AGE", 3600, minimum=60)
+# IPv6 callers are counted per network of this prefix length (anonymous allowance,
+# short-term limit): one subscriber usually holds a whole /64 or more.
+IPV6_PREFIX_LENGTH = env_int("IPV6_PREFIX_LENGTH", 64, minimum=1)
+if IPV6_PREFIX_LENGTH > 128:
+    raise ImproperlyConfigured(f"IPV6_PREFIX_LENGTH must be 1 to 128, got {IPV6_PREFIX_LENGTH}")
 # Proxies whose X-Forwarded-For is believed (comma-separated IPs or CIDRs).
 try:
     TRUSTED_PROXY_NETWORKS = [

@@ -6,7 +6,7 @@ from django.conf import settings
 from django.shortcuts import render
 from django.utils import timezone
 
-from accounts.authentication import client_ip
+from accounts.authentication import client_ip, network_of
 from billing.credits import account_for
 from billing.models import AnonymousUsage
 
@@ -21,7 +21,9 @@ def allowance(request) -> dict:
             "included": account.remaining_included,
             "prepaid": account.prepaid_balance,
         }
-    row = AnonymousUsage.objects.filter(ip=client_ip(request), day=timezone.now().date()).first()
+    row = AnonymousUsage.objects.filter(
+        ip=network_of(client_ip(request)), day=timezone.now().date()
+    ).first()
     used = row.used if row else 0
     return {"kind": "daily", "remaining": max(0, settings.ANONYMOUS_DAILY_LIMIT - used)}
 

@@ -11,9 +11,8 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from accounts.authentication import Caller
+from accounts.ratelimit import RateLimitedMixin
 from billing import credits
-from billing.ratelimit import RateLimitedMixin
 from config.errors import ApiError
 from removal import schema
 from removal.imaging import UnreadableImage
@@ -32,7 +31,7 @@ class RemoveBackgroundView(RateLimitedMixin, APIView):
     @extend_schema(**schema.RMBG)
     def post(self, request: Request) -> HttpResponse:
         # DRF has authenticated the caller (and refused bad keys) before this runs.
-        caller = Caller.of(request)
+        caller = self.caller
         removal = parse_removal_request(request.data, request.FILES)
         idempotency_key = request.headers.get("Idempotency-Key")
         with credits.metered(

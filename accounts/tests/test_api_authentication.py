@@ -143,6 +143,29 @@ def test_forwarded_for_is_believed_from_a_trusted_proxy(rmbg, small_car_jpeg, lo
     assert "ip=203.0.113.9" in log.text
 
 
+@pytest.mark.parametrize("forwarded", ["garbage", "01.2.3.4", "198.51.100.7, garbage", ",,"])
+def test_a_hop_that_is_no_address_is_ignored(
+    client, rmbg, small_car_jpeg, log, settings, forwarded
+):
+    import ipaddress
+
+    settings.TRUSTED_PROXY_NETWORKS = [ipaddress.ip_network("127.0.0.0/8")]
+    headers = {"X-Forwarded-For": forwarded}
+    assert rmbg(small_car_jpeg, headers=headers).status_code == 200
+    assert "ip=127.0.0.1" in log.text
+    assert client.get("/editor/", headers=headers, REMOTE_ADDR="127.0.0.1").status_code == 200
+
+
+def test_the_client_is_the_nearest_hop_that_is_not_a_trusted_proxy(
+    rmbg, small_car_jpeg, log, settings
+):
+    import ipaddress
+
+    settings.TRUSTED_PROXY_NETWORKS = [ipaddress.ip_network("127.0.0.0/8")]
+    rmbg(small_car_jpeg, headers={"X-Forwarded-For": "garbage, 203.0.113.9, 127.0.0.5"})
+    assert "ip=203.0.113.9" in log.text
+
+
 def test_the_key_lookup_costs_one_query(alice_key, django_assert_num_queries):
     with django_assert_num_queries(1):
         key = ApiKey.objects.for_key(alice_key)

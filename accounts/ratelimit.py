@@ -1,8 +1,10 @@
 """Short-term rate limits for abuse control, with the `limits` package.
 
-A moving window per API key, user or client IP, kept in Redis (atomic Lua on
-the server) or in process memory on the embedded defaults. Every API response
-carries X-RateLimit-Limit/-Remaining/-Reset; a refusal adds Retry-After.
+A moving window per user, or per client address for anonymous callers and
+failed credentials (an IPv6 /64 is one address: accounts.authentication.network_of),
+kept in Redis (atomic Lua on the server) or in process memory on the embedded
+defaults. Every API response carries X-RateLimit-Limit/-Remaining/-Reset; a
+refusal adds Retry-After.
 If Redis is unreachable the limiter fails open: it guards against abuse, it
 does not meter money (that is billing.credits, in the database).
 """
@@ -20,7 +22,7 @@ from limits.storage import storage_from_string
 from limits.strategies import MovingWindowRateLimiter
 from rest_framework import exceptions
 
-from accounts.authentication import Caller, client_ip
+from accounts.authentication import Caller, client_ip, network_of
 from config.errors import ApiError
 from config.once import PerProcess
 
@@ -70,17 +72,20 @@ def hit(identity: str) -> Window | None:
 
 
 def identity_of(caller: Caller) -> str:
-    if caller.api_key is not None:
-        return f"key:{caller.api_key.pk}"
+    # Per user, not per key: ten keys must not buy ten times the limit.
     if caller.user is not None:
         return f"user:{caller.user.pk}"
-    return f"ip:{caller.ip}"
+    return f"ip:{caller.address}"
 
 
 class RateLimitedMixin:
-    """For APIViews: limit every request, after authentication, and add the headers."""
+    """For APIViews: limit every request, after authentication, and add the headers.
+
+    The caller is built once here and kept as ``self.caller`` for the handler.
+    """
 
     rate_window: Window | None = None
+    caller: Caller
 
     def initial(self, request, *args, **kwargs):
         try:
@@ -92,9 +97,10 @@ class RateLimitedMixin:
             ApiError,
         ):
             # Failed credentials are limited by IP, like anonymous traffic.
-            self.rate_window = hit(f"ip:{client_ip(request)}")
+            self.rate_window = hit(f"ip:{network_of(client_ip(request))}")
             raise
-        self.rate_window = hit(identity_of(Caller.of(request)))
+        self.caller = Caller.of(request)
+        self.rate_window = hit(identity_of(self.caller))
 
     def finalize_response(self, request, response, *args, **kwargs):
         response = super().finalize_response(request, response, *args, **kwargs)

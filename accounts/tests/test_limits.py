@@ -6,9 +6,9 @@ import time
 
 import pytest
 
+from accounts.ratelimit import TOO_FAST
 from billing.credits import DAILY_LIMIT
 from billing.models import AnonymousUsage
-from billing.ratelimit import TOO_FAST
 
 pytestmark = pytest.mark.django_db
 
@@ -52,7 +52,7 @@ def test_too_many_requests_get_a_429_with_retry_after(rmbg, small_car_jpeg, alic
     assert "X-Credits-Charged" not in refused
 
 
-def test_the_limit_is_per_key_user_or_ip(rmbg, small_car_jpeg, alice_key, bob, settings):
+def test_the_limit_is_per_user_or_ip(rmbg, small_car_jpeg, alice_key, bob, settings):
     from accounts.models import ApiKey
 
     settings.API_RATE_LIMIT = "2/minute"
@@ -63,6 +63,31 @@ def test_the_limit_is_per_key_user_or_ip(rmbg, small_car_jpeg, alice_key, bob, s
     assert rmbg(small_car_jpeg, headers={"x-api-key": alice_key}).status_code == 429
     assert rmbg(small_car_jpeg, headers={"x-api-key": other_key}).status_code == 200
     assert rmbg(small_car_jpeg).status_code == 200  # anonymous, by IP
+
+
+def test_more_keys_do_not_raise_a_users_limit(rmbg, small_car_jpeg, alice, alice_key, settings):
+    from accounts.authentication import issue_user_token
+    from accounts.models import ApiKey
+
+    settings.API_RATE_LIMIT = "3/minute"
+    second_key = ApiKey.issue(alice, "second")[1]
+    third_key = ApiKey.issue(alice, "third")[1]
+    statuses = [
+        rmbg(small_car_jpeg, headers={"x-api-key": key}).status_code
+        for key in (alice_key, second_key, third_key)
+    ]
+    assert statuses == [200, 200, 200]
+    assert rmbg(small_car_jpeg, headers={"x-api-key": second_key}).status_code == 429
+    token = {"Authorization": f"Bearer {issue_user_token(alice)}"}
+    assert rmbg(small_car_jpeg, headers=token).status_code == 429
+
+
+def test_ipv6_addresses_of_one_64_share_the_short_term_limit(rmbg, small_car_jpeg, settings):
+    settings.API_RATE_LIMIT = "2/minute"
+    same_64 = ["2001:db8:1:2::1", "2001:db8:1:2::2", "2001:db8:1:2:ffff:ffff:ffff:fff0"]
+    statuses = [rmbg(small_car_jpeg, remote_addr=ip).status_code for ip in same_64]
+    assert statuses == [200, 200, 429]
+    assert rmbg(small_car_jpeg, remote_addr="2001:db8:1:3::1").status_code == 200
 
 
 def test_anonymous_visitors_get_a_daily_allowance_per_ip(rmbg, small_car_jpeg, settings):
@@ -81,3 +106,28 @@ def test_a_failed_anonymous_request_uses_no_allowance(rmbg, car_jpeg, small_car_
     assert rmbg(truncated).status_code == 400  # fails after the reservation
     assert AnonymousUsage.objects.get().used == 0
     assert rmbg(small_car_jpeg).status_code == 200
+
+
+def test_ipv6_addresses_of_one_64_share_the_daily_allowance(rmbg, small_car_jpeg, settings):
+    settings.ANONYMOUS_DAILY_LIMIT = 2
+    same_64 = ["2001:db8:1:2::1", "2001:db8:1:2::2", "2001:db8:1:2:abcd::5"]
+    statuses = [rmbg(small_car_jpeg, remote_addr=ip).status_code for ip in same_64]
+    assert statuses == [200, 200, 429]
+    assert rmbg(small_car_jpeg, remote_addr="2001:db8:1:3::1").status_code == 200
+
+
+def test_the_ipv6_prefix_length_is_a_setting(rmbg, small_car_jpeg, settings):
+    settings.ANONYMOUS_DAILY_LIMIT = 1
+    settings.IPV6_PREFIX_LENGTH = 128
+    statuses = [rmbg(small_car_jpeg, remote_addr=f"2001:db8:1:2::{n}").status_code for n in (1, 2)]
+    assert statuses == [200, 200]
+    settings.IPV6_PREFIX_LENGTH = 48
+    assert rmbg(small_car_jpeg, remote_addr="2001:db8:1:5::1").status_code == 200
+    assert rmbg(small_car_jpeg, remote_addr="2001:db8:1:9::1").status_code == 429
+
+
+def test_an_ipv4_mapped_address_is_its_ipv4_address(rmbg, small_car_jpeg, settings):
+    settings.ANONYMOUS_DAILY_LIMIT = 1
+    assert rmbg(small_car_jpeg, remote_addr="198.51.100.4").status_code == 200
+    assert rmbg(small_car_jpeg, remote_addr="::ffff:198.51.100.4").status_code == 429
+    assert AnonymousUsage.objects.get().ip == "198.51.100.4"
