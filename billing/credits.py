@@ -35,8 +35,6 @@ MONTHLY_LIMIT = "You've reached your monthly limit. Consider purchasing more cre
 DAILY_LIMIT = "You've reached your daily limit. Please sign up for more access."
 IDEMPOTENCY_IN_PROGRESS = "A request with this Idempotency-Key is still being processed."
 IDEMPOTENCY_REUSED = "Idempotency-Key has already been used for a different request"
-# A reservation older than this belongs to a request that died: it no longer counts.
-STALE_RESERVATION = timedelta(minutes=10)
 IDEMPOTENCY_WINDOW = timedelta(hours=24)
 
 
@@ -54,6 +52,28 @@ class Reservation:
     @property
     def charges(self) -> int:
         return 0 if self.replay else 1
+
+
+def stale_after() -> timedelta:
+    """A reservation older than this belongs to a request that died: it no longer counts."""
+    return timedelta(seconds=settings.STALE_RESERVATION_SECONDS)
+
+
+def held(user_id: int, now: datetime) -> dict[str, int]:
+    """Credits held by reservations whose request may still be running, by source."""
+    live = Charge.objects.filter(
+        user_id=user_id, status=Charge.RESERVED, reserved_at__gt=now - stale_after()
+    )
+    return dict(live.values_list("source").annotate(n=Count("id")))
+
+
+def available(account: CreditAccount, now: datetime) -> tuple[int, int]:
+    """(included, prepaid) credits a request could take now: what reserve() agrees with."""
+    holding = held(account.user_id, now)
+    return (
+        max(0, account.remaining_included - holding.get(Charge.INCLUDED, 0)),
+        max(0, account.prepaid_balance - holding.get(Charge.PREPAID, 0)),
+    )
 
 
 def account_for(user) -> CreditAccount:
@@ -192,7 +212,7 @@ def _reserve(user_id, channel, now, api_key_id, idempotency_key, fingerprint) ->
 def _recount_reservations(account: CreditAccount, now: datetime) -> None:
     """Drop reservations of requests that died and recount the rest (account locked)."""
     reservations = Charge.objects.filter(user_id=account.user_id, status=Charge.RESERVED)
-    reservations.filter(reserved_at__lte=now - STALE_RESERVATION).delete()
+    reservations.filter(reserved_at__lte=now - stale_after()).delete()
     in_flight = dict(reservations.values_list("source").annotate(n=Count("id")))
     account.reserved_included = in_flight.get(Charge.INCLUDED, 0)
     account.reserved_prepaid = in_flight.get(Charge.PREPAID, 0)
@@ -225,7 +245,7 @@ def _previous_attempt(
         raise ApiError(IDEMPOTENCY_REUSED, status_code=422)
     if previous.status == Charge.COMMITTED:
         return Reservation(user_id=user_id, channel=previous.channel, replay=True)
-    if previous.reserved_at > now - STALE_RESERVATION:
+    if previous.reserved_at > now - stale_after():
         raise ApiError(IDEMPOTENCY_IN_PROGRESS, status_code=409)
     # The request that held it died. Its credit still counts as in flight until the
     # recount that comes before any refusal.

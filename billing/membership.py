@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from django.utils import timezone
 
 from billing import usage
-from billing.credits import account_for
+from billing.credits import account_for, available
 from billing.models import BillingPeriod, CreditAccount
 from config.errors import FieldError, InvalidInput, parse_integer
 
@@ -95,7 +95,7 @@ def report(user, query: UsageQuery) -> dict:
     body = {
         "membership": account.plan.label,
         "credits": account.plan.included_credits,
-        "prepaidCredits": account.prepaid_balance,
+        "prepaidCredits": available(account, timezone.now())[1],
         "app_usage": app,
         "api_usage": api,
     }
@@ -124,12 +124,19 @@ def billing_cycle(user, account: CreditAccount, period_start: datetime | None) -
     cycle = _cycle(account, start, end)
     used = cycle["appUsage"] + cycle["apiUsage"]
     included = account.plan.included_credits
+    remaining = max(0, included - used)
+    prepaid = account.prepaid_balance
+    if start == account.period_start:
+        # Credits held by requests that may still be running are not available:
+        # the report agrees with what a request would be refused.
+        included_left, prepaid = available(account, timezone.now())
+        remaining = min(remaining, included_left)
     return {
         **cycle,
         "includedCredits": included,
-        "prepaidCredits": account.prepaid_balance,
+        "prepaidCredits": prepaid,
         "usedIncludedCredits": used,
-        "remainingIncludedCredits": max(0, included - used),
+        "remainingIncludedCredits": remaining,
         "stripeBillingSynced": (
             account.period_from_stripe
             if start == account.period_start

@@ -240,6 +240,13 @@ REMOVAL_MALLOC_TRIM_MIN_PIXELS = env_int("REMOVAL_MALLOC_TRIM_MIN_PIXELS", 4_000
 REMOVAL_MALLOC_ARENA_MAX = env_int("REMOVAL_MALLOC_ARENA_MAX", 2, minimum=0)
 # Seconds a request waits for a free slot before it is answered 503.
 REMOVAL_QUEUE_TIMEOUT = env_int("REMOVAL_QUEUE_TIMEOUT", 60, minimum=1)
+# The longest a request can live: gunicorn's worker timeout (config/gunicorn.py
+# reads the same variable), the wait for a slot, and a margin. A credit reserved
+# longer ago belongs to a request that died (a killed worker) and is given back.
+# The largest accepted image takes well under a minute (benchmarks/).
+GUNICORN_TIMEOUT = env_int("GUNICORN_TIMEOUT", 120, minimum=1)
+RESERVATION_MARGIN = env_int("RESERVATION_MARGIN", 30, minimum=0)
+STALE_RESERVATION_SECONDS = GUNICORN_TIMEOUT + REMOVAL_QUEUE_TIMEOUT + RESERVATION_MARGIN
 # onnxruntime's CPU arena keeps ~500 MB per session after the first run; off
 # trades a few per cent of speed for a bounded, flat resident size.
 REMOVAL_CPU_MEM_ARENA = env_bool("REMOVAL_CPU_MEM_ARENA", False)

@@ -7,19 +7,19 @@ from django.shortcuts import render
 from django.utils import timezone
 
 from accounts.authentication import client_ip, network_of
-from billing.credits import account_for
+from billing.credits import account_for, available
 from billing.models import AnonymousUsage
 
 
 def allowance(request) -> dict:
     """What the visitor may still process: credits, or the anonymous daily allowance."""
     if request.user.is_authenticated:
-        account = account_for(request.user)
+        included, prepaid = available(account_for(request.user), timezone.now())
         return {
             "kind": "credits",
-            "remaining": account.remaining_included + account.prepaid_balance,
-            "included": account.remaining_included,
-            "prepaid": account.prepaid_balance,
+            "remaining": included + prepaid,
+            "included": included,
+            "prepaid": prepaid,
         }
     row = AnonymousUsage.objects.filter(
         ip=network_of(client_ip(request)), day=timezone.now().date()

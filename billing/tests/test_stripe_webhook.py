@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from datetime import timedelta
-from types import SimpleNamespace
 from unittest import mock
 
 import pytest
 from django.utils import timezone
 
+from accounts.authentication import Caller
 from billing import counters, credits
 from billing.models import (
     BillingPeriod,
@@ -75,7 +75,7 @@ def account(user) -> CreditAccount:
 
 
 def spend(user, channel: str = "api") -> None:
-    caller = SimpleNamespace(user=user, channel=channel, ip="127.0.0.1", api_key=None)
+    caller = Caller(user=user, channel=channel, ip="127.0.0.1", api_key=None)
     with credits.metered(caller):
         pass
 
