@@ -4,7 +4,7 @@ from django.contrib import admin, messages
 from django.db import transaction
 from django.utils import timezone
 
-from billing import credits
+from billing import credits, periods
 from billing.models import (
     AnonymousUsage,
     BillingPeriod,
@@ -92,7 +92,7 @@ class BillingPeriodAdmin(admin.ModelAdmin):
         with transaction.atomic():
             super().save_model(request, obj, form, change)
             account = credits.locked_account(obj.user, timezone.now())
-            credits.roll_period(account, timezone.now(), force=True)
+            periods.roll(account, timezone.now(), force=True)
 
 
 @admin.register(Charge)

@@ -13,7 +13,6 @@ the reservations of requests that died.
 
 from __future__ import annotations
 
-import hmac
 import logging
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -21,21 +20,19 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
 from django.conf import settings
-from django.db import IntegrityError, connection, transaction
+from django.db import connection, transaction
 from django.db.models import Count, F
 from django.utils import timezone
 
-from billing import counters, sql
-from billing.models import AnonymousUsage, BillingPeriod, Charge, CreditAccount, Plan
+from billing import counters, idempotency, periods, sql
+from billing.idempotency import Seen
+from billing.models import AnonymousUsage, Charge, CreditAccount
 from config.errors import ApiError
 
 logger = logging.getLogger(__name__)
 
 MONTHLY_LIMIT = "You've reached your monthly limit. Consider purchasing more credits."
 DAILY_LIMIT = "You've reached your daily limit. Please sign up for more access."
-IDEMPOTENCY_IN_PROGRESS = "A request with this Idempotency-Key is still being processed."
-IDEMPOTENCY_REUSED = "Idempotency-Key has already been used for a different request"
-IDEMPOTENCY_WINDOW = timedelta(hours=24)
 
 
 @dataclass(frozen=True)
@@ -47,6 +44,7 @@ class Reservation:
     period_start: datetime | None = None
     anonymous_ip: str | None = None
     anonymous_day: date | None = None
+    anonymous_attempt: int | None = None  # its Idempotency-Key record
     replay: bool = False  # an Idempotency-Key retry of a request already charged
 
     @property
@@ -76,68 +74,16 @@ def available(account: CreditAccount, now: datetime) -> tuple[int, int]:
     )
 
 
-def account_for(user) -> CreditAccount:
-    """The user's account, created on the default plan for the current month."""
-    account = CreditAccount.objects.select_related("plan").filter(user=user).first()
-    if account is not None:
-        return account
-    start, end, from_stripe = BillingPeriod.current_for(user, timezone.now())
-    try:
-        with transaction.atomic():
-            account = CreditAccount.objects.create(
-                user=user,
-                plan=Plan.objects.default(),
-                period_start=start,
-                period_end=end,
-                period_from_stripe=from_stripe,
-            )
-            transaction.on_commit(lambda: _mirror_period(user.pk, start, end))
-            return account
-    except IntegrityError:  # created by a concurrent request
-        return CreditAccount.objects.select_related("plan").get(user=user)
-
-
 def locked_account(user, now: datetime) -> CreditAccount:
     """The account row, locked until the transaction ends, on its current period."""
     # of=("self",): lock the account only, never the plan row every user shares.
     locked = CreditAccount.objects.select_for_update(of=("self",)).select_related("plan")
     account = locked.filter(user=user).first()
     if account is None:
-        account_for(user)
+        CreditAccount.objects.for_user(user)
         account = locked.get(user=user)
-    roll_period(account, now)
+    periods.roll(account, now)
     return account
-
-
-def roll_period(account: CreditAccount, now: datetime, *, force: bool = False) -> None:
-    """Move the cached period forward when ``now`` has left it (or a new one was recorded)."""
-    if not force and account.period_start <= now < account.period_end:
-        return
-    # Imported here: billing.subscriptions builds on this module.
-    from billing.subscriptions import lapse_ended
-
-    lapse_ended(account, now)  # a cancelled subscription's plan ends with its period
-    start, end, from_stripe = BillingPeriod.current_for(account.user_id, now)
-    if start != account.period_start:
-        account.included_used = Charge.objects.filter(
-            user_id=account.user_id,
-            status=Charge.COMMITTED,
-            source=Charge.INCLUDED,
-            period_start=start,
-        ).count()
-    account.period_start, account.period_end, account.period_from_stripe = start, end, from_stripe
-    account.save(
-        update_fields=["period_start", "period_end", "period_from_stripe", "included_used"]
-    )
-    user_id = account.user_id
-    transaction.on_commit(lambda: _mirror_period(user_id, start, end))
-
-
-def _mirror_period(user_id: int, start: datetime, end: datetime) -> None:
-    try:
-        counters.mirror_period(user_id, start, end)
-    except counters.RedisUnavailable:
-        logger.warning("Redis unavailable: billing period of user %s not mirrored", user_id)
 
 
 def reserve(
@@ -151,7 +97,7 @@ def reserve(
 ):
     """Reserve a credit; ``fingerprint`` identifies the request an idempotency key is for."""
     if user is None:
-        return _reserve_anonymous(ip)
+        return _reserve_anonymous(ip, idempotency_key or None, fingerprint)
     now = timezone.now()
     key = idempotency_key or None
     attempt = (user.pk, channel, now, api_key.pk if api_key else None, key, fingerprint)
@@ -165,9 +111,10 @@ def reserve(
         account = locked_account(user, now)
         reservation = None
         if idempotency_key:
-            replay = _previous_attempt(user.pk, idempotency_key, fingerprint, now)
-            if replay is not None:
-                return replay
+            alive_since = now - stale_after()
+            seen = idempotency.for_user(user.pk, key, fingerprint, now, alive_since)
+            if seen is Seen.REPLAY:
+                return Reservation(user_id=user.pk, channel=channel, replay=True)
             reservation = _reserve(*attempt)
         if reservation is None:
             # Before refusing: requests that died hold nothing, recount what is in flight.
@@ -229,31 +176,9 @@ def _from_db(value) -> datetime:
     return value if timezone.is_aware(value) else timezone.make_aware(value, UTC)
 
 
-def _previous_attempt(
-    user_id: int, idempotency_key: str, fingerprint: str, now: datetime
-) -> Reservation | None:
-    previous = Charge.objects.filter(user_id=user_id, idempotency_key=idempotency_key).first()
-    if previous is None:
-        return None
-    if previous.reserved_at <= now - IDEMPOTENCY_WINDOW:
-        previous.idempotency_key = None  # the key may be reused after 24 hours
-        previous.save(update_fields=["idempotency_key"])
-        return None
-    # The key is bound to its first request: anything else under it would be processed
-    # for free. Refused before the in-flight check: it is no retry of that request.
-    if not hmac.compare_digest(previous.request_fingerprint, fingerprint):
-        raise ApiError(IDEMPOTENCY_REUSED, status_code=422)
-    if previous.status == Charge.COMMITTED:
-        return Reservation(user_id=user_id, channel=previous.channel, replay=True)
-    if previous.reserved_at > now - stale_after():
-        raise ApiError(IDEMPOTENCY_IN_PROGRESS, status_code=409)
-    # The request that held it died. Its credit still counts as in flight until the
-    # recount that comes before any refusal.
-    previous.delete()
-    return None
-
-
 def commit(reservation: Reservation) -> None:
+    if reservation.anonymous_attempt is not None:
+        idempotency.finish_anonymous(reservation.anonymous_attempt)
     if reservation.charge_id is None:
         return  # anonymous (already counted) or an idempotent replay
     now = timezone.now()
@@ -286,6 +211,8 @@ def _forget_counters(user_id: int) -> None:
 
 
 def release(reservation: Reservation) -> None:
+    if reservation.anonymous_attempt is not None:
+        idempotency.forget_anonymous(reservation.anonymous_attempt)
     if reservation.anonymous_ip is not None:
         AnonymousUsage.objects.filter(
             ip=reservation.anonymous_ip, day=reservation.anonymous_day, used__gt=0
@@ -307,8 +234,7 @@ def metered(
     ``fingerprint`` computes what identifies the request; it runs only when an
     Idempotency-Key is sent, to bind the key to that request.
     """
-    if idempotency_key is not None and not 0 < len(idempotency_key) <= 255:
-        raise ApiError("Idempotency-Key must be 1 to 255 characters long.", status_code=400)
+    idempotency.check_key(idempotency_key)
     reservation = reserve(
         caller.user,
         caller.channel,
@@ -325,8 +251,24 @@ def metered(
     commit(reservation)
 
 
-def _reserve_anonymous(ip: str) -> Reservation:
-    today = timezone.now().date()
+def _reserve_anonymous(ip: str, key: str | None, fingerprint: str) -> Reservation:
+    now = timezone.now()
+    attempt = None
+    if key:
+        seen = idempotency.for_address(ip, key, fingerprint, now, now - stale_after())
+        if seen is Seen.REPLAY:
+            return Reservation(replay=True)
+        attempt = idempotency.start_anonymous(ip, key, fingerprint, now)
+    try:
+        day = _take_anonymous(ip, now.date())
+    except ApiError:
+        if attempt is not None:
+            idempotency.forget_anonymous(attempt)
+        raise
+    return Reservation(anonymous_ip=ip, anonymous_day=day, anonymous_attempt=attempt)
+
+
+def _take_anonymous(ip: str, today: date) -> date:
     limit = settings.ANONYMOUS_DAILY_LIMIT
     # One conditional UPDATE: atomic in the database, so no race can exceed the limit.
     allowance_left = AnonymousUsage.objects.filter(ip=ip, day=today, used__lt=limit)
@@ -338,7 +280,7 @@ def _reserve_anonymous(ip: str) -> Reservation:
         taken = allowance_left.update(used=F("used") + 1)
     if not taken:
         raise ApiError(DAILY_LIMIT, status_code=429)
-    return Reservation(anonymous_ip=ip, anonymous_day=today)
+    return today
 
 
 def grant_prepaid(user, amount: int, reason: str, *, stripe_reference: str | None = None):

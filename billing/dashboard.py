@@ -9,9 +9,8 @@ from django.db.models import Count
 from django.db.models.functions import TruncDate
 from django.utils import timezone
 
-from billing import membership
-from billing.credits import account_for
-from billing.models import Charge
+from billing import membership, periods
+from billing.models import Charge, CreditAccount
 
 CHART_WIDTH = 720
 CHART_HEIGHT = 180
@@ -33,28 +32,21 @@ class Bar:
 
 
 def period_view(user, requested_start: str | None) -> dict:
-    account = account_for(user)
-    query = membership.UsageQuery(0, 0, None, False, True)
-    cycles = membership.report(user, query)["billingCycles"]
-    starts = {c["periodStartUnix"]: c for c in cycles}
-    selected = starts.get(_int(requested_start)) or cycles[0]
-    start = datetime.fromtimestamp(selected["periodStartUnix"], tz=UTC)
-    cycle = membership.billing_cycle(user, account, start)
-    end = datetime.fromtimestamp(cycle["periodEndUnix"], tz=UTC)
-    bars, peak = daily_bars(user, start, min(end, timezone.now()))
+    account = CreditAccount.objects.for_user(user)
+    cycles = periods.cycles(account)
+    by_start = {period.start_unix: period for period in cycles}
+    selected = by_start.get(_int(requested_start)) or cycles[0]
+    cycle = membership.billing_cycle(account, periods.cycle_at(account, selected.start))
+    bars, peak = daily_bars(user, selected.start, min(cycle.period.end, timezone.now()))
     return {
         "account": account,
         "cycles": cycles,
-        "selected": selected["periodStartUnix"],
+        "selected": selected,
         "cycle": cycle,
-        "period_start": start,
-        "period_end": end,
         "bars": bars,
         "peak": peak,
-        "used_percent": min(
-            100, round(100 * cycle["usedIncludedCredits"] / cycle["includedCredits"])
-        )
-        if cycle["includedCredits"]
+        "used_percent": min(100, round(100 * cycle.used / cycle.included))
+        if cycle.included
         else 100,
         "chart_width": CHART_WIDTH,
         "chart_height": CHART_HEIGHT,

@@ -7,9 +7,10 @@ from datetime import UTC, datetime
 
 from django.utils import timezone
 
-from billing import usage
-from billing.credits import account_for, available
-from billing.models import BillingPeriod, CreditAccount
+from billing import periods, usage
+from billing.credits import available
+from billing.models import CreditAccount
+from billing.periods import Period
 from config.errors import FieldError, InvalidInput, parse_integer
 
 TRUTHY = {"1", "true"}
@@ -81,13 +82,10 @@ def _flag(params, name: str, errors: list[FieldError]) -> bool:
 
 
 def report(user, query: UsageQuery) -> dict:
-    account = account_for(user)
+    account = CreditAccount.objects.for_user(user)
     if query.list_cycles:
-        return {
-            "billingCycles": [
-                _cycle(account, start, end) for start, end in usage.billing_cycles(user, account)
-            ]
-        }
+        cycles = [cycle_usage(account, period).as_json() for period in periods.cycles(account)]
+        return {"billingCycles": cycles}
     if query.period_start is not None:
         app, api = usage.count(account, usage.cycle_buckets(user.pk, query.period_start))
     else:
@@ -100,48 +98,63 @@ def report(user, query: UsageQuery) -> dict:
         "api_usage": api,
     }
     if query.include_cycle:
-        body["billingCycle"] = billing_cycle(user, account, query.period_start)
+        start = query.period_start or account.period_start
+        cycle = billing_cycle(account, periods.cycle_at(account, start))
+        body["billingCycle"] = cycle.as_billing_cycle()
     return body
 
 
-def _cycle(account: CreditAccount, start: datetime, end: datetime) -> dict:
-    app, api = usage.count(account, usage.cycle_buckets(account.user_id, start))
-    return {
-        "periodStartUnix": int(start.timestamp()),
-        "periodEndUnix": int(end.timestamp()),
-        "appUsage": app,
-        "apiUsage": api,
-    }
+@dataclass(frozen=True)
+class CycleUsage:
+    """One billing period's usage and credits."""
+
+    period: Period
+    app: int
+    api: int
+    included: int = 0
+    prepaid: int = 0
+    remaining: int = 0
+
+    @property
+    def used(self) -> int:
+        return self.app + self.api
+
+    def as_json(self) -> dict:
+        """The list entry of ``billingCycles``."""
+        return {
+            "periodStartUnix": self.period.start_unix,
+            "periodEndUnix": self.period.end_unix,
+            "appUsage": self.app,
+            "apiUsage": self.api,
+        }
+
+    def as_billing_cycle(self) -> dict:
+        """``billingCycle``, with the credits of the period."""
+        return {
+            **self.as_json(),
+            "includedCredits": self.included,
+            "prepaidCredits": self.prepaid,
+            "usedIncludedCredits": self.used,
+            "remainingIncludedCredits": self.remaining,
+            "stripeBillingSynced": self.period.from_stripe,
+        }
 
 
-def billing_cycle(user, account: CreditAccount, period_start: datetime | None) -> dict:
-    start = period_start or account.period_start
-    end = (
-        account.period_end
-        if start == account.period_start
-        else usage.cycle_end(user, account, start)
-    )
-    cycle = _cycle(account, start, end)
-    used = cycle["appUsage"] + cycle["apiUsage"]
+def cycle_usage(account: CreditAccount, period: Period) -> CycleUsage:
+    """What the period's counters say, without its credits."""
+    app, api = usage.count(account, usage.cycle_buckets(account.user_id, period.start))
+    return CycleUsage(period, app, api)
+
+
+def billing_cycle(account: CreditAccount, period: Period) -> CycleUsage:
+    """One period's usage and credits, as membership-usage's ``billingCycle``."""
+    counted = cycle_usage(account, period)
     included = account.plan.included_credits
-    remaining = max(0, included - used)
+    remaining = max(0, included - counted.used)
     prepaid = account.prepaid_balance
-    if start == account.period_start:
+    if period.start == account.period_start:
         # Credits held by requests that may still be running are not available:
         # the report agrees with what a request would be refused.
         included_left, prepaid = available(account, timezone.now())
         remaining = min(remaining, included_left)
-    return {
-        **cycle,
-        "includedCredits": included,
-        "prepaidCredits": prepaid,
-        "usedIncludedCredits": used,
-        "remainingIncludedCredits": remaining,
-        "stripeBillingSynced": (
-            account.period_from_stripe
-            if start == account.period_start
-            else BillingPeriod.objects.filter(
-                user=user, start=start, source=BillingPeriod.STRIPE
-            ).exists()
-        ),
-    }
+    return CycleUsage(period, counted.app, counted.api, included, prepaid, remaining)

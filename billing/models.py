@@ -1,22 +1,9 @@
 from __future__ import annotations
 
-import calendar
-from datetime import UTC, datetime
-
 from django.conf import settings
-from django.db import models
+from django.db import IntegrityError, models, transaction
 from django.db.models import Q
 from django.utils import timezone
-
-
-def month_bounds(moment: datetime) -> tuple[datetime, datetime]:
-    """The UTC calendar month containing ``moment``: [start, next month's start)."""
-    moment = moment.astimezone(UTC)
-    start = datetime(moment.year, moment.month, 1, tzinfo=UTC)
-    days = calendar.monthrange(moment.year, moment.month)[1]
-    end = datetime(moment.year + (moment.month == 12), moment.month % 12 + 1, 1, tzinfo=UTC)
-    assert (end - start).days == days
-    return start, end
 
 
 def configured_price_id(label: str, stored: str) -> str:
@@ -85,6 +72,31 @@ class Plan(models.Model):
         return configured_price_id(self.label, self.stripe_price_id)
 
 
+class CreditAccountManager(models.Manager):
+    def for_user(self, user) -> CreditAccount:
+        """The user's account, created on the default plan and the current period."""
+        account = self.select_related("plan").filter(user=user).first()
+        if account is not None:
+            return account
+        # Imported here: billing.periods builds on these models.
+        from billing import periods
+
+        period = periods.current(user, timezone.now())
+        try:
+            with transaction.atomic():
+                account = self.create(
+                    user=user,
+                    plan=Plan.objects.default(),
+                    period_start=period.start,
+                    period_end=period.end,
+                    period_from_stripe=period.from_stripe,
+                )
+                transaction.on_commit(lambda: periods.mirror(user.pk, period))
+                return account
+        except IntegrityError:  # created by a concurrent request
+            return self.select_related("plan").get(user=user)
+
+
 class CreditAccount(models.Model):
     """A user's plan, prepaid balance and the state of the current billing period."""
 
@@ -106,6 +118,8 @@ class CreditAccount(models.Model):
     # Set when a counter update could not reach Redis: rebuild on next read.
     counters_stale = models.BooleanField(default=False)
     stripe_customer_id = models.CharField(max_length=100, blank=True, db_index=True)
+
+    objects = CreditAccountManager()
 
     def __str__(self) -> str:
         return f"{self.user} on {self.plan}"
@@ -142,16 +156,6 @@ class BillingPeriod(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user}: {self.start:%Y-%m-%d} – {self.end:%Y-%m-%d}"
-
-    @classmethod
-    def current_for(cls, user, now: datetime) -> tuple[datetime, datetime, bool]:
-        """(start, end, from_stripe) of the period containing ``now``; else the UTC month."""
-        period = cls.objects.filter(user=user, start__lte=now, end__gt=now).order_by("-start")
-        recorded = period.first()
-        if recorded is not None:
-            return recorded.start, recorded.end, recorded.source == cls.STRIPE
-        start, end = month_bounds(now)
-        return start, end, False
 
 
 class Charge(models.Model):
@@ -230,6 +234,24 @@ class AnonymousUsage(models.Model):
 
     def __str__(self) -> str:
         return f"{self.ip} on {self.day}: {self.used}"
+
+
+class AnonymousAttempt(models.Model):
+    """An anonymous request sent with an Idempotency-Key: the key is bound to it for 24 h."""
+
+    address = models.GenericIPAddressField()
+    key = models.CharField(max_length=255)
+    fingerprint = models.CharField(max_length=64)
+    started_at = models.DateTimeField()
+    done = models.BooleanField(default=False)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["address", "key"], name="one_attempt_per_address_key")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.address} {self.key}"
 
 
 class CreditPack(models.Model):

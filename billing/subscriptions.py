@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from django.contrib.auth import get_user_model
 from django.utils import timezone
 
-from billing import credits
+from billing import credits, periods
 from billing.models import BillingPeriod, CreditAccount, Plan, Subscription
 
 logger = logging.getLogger(__name__)
@@ -89,7 +89,7 @@ def apply(seen: Observed) -> Subscription | None:
     row.save()
     _put_on_plan(account, row, now)
     if recorded:
-        credits.roll_period(account, now, force=True)
+        periods.roll(account, now, force=True)
     return row
 
 
@@ -141,26 +141,7 @@ def _put_on_plan(account: CreditAccount, row: Subscription, now: datetime) -> No
         account.plan = row.plan
         account.save(update_fields=["plan"])
     elif row.is_ended:
-        lapse_ended(account, now)
-
-
-def lapse_ended(account: CreditAccount, now: datetime) -> None:
-    """Back to the default plan once an ended subscription's paid period is over.
-
-    Called with the account locked, by webhooks and whenever the period rolls over.
-    """
-    ended = Subscription.objects.filter(
-        user_id=account.user_id, status__in=Subscription.ENDED, lapsed=False
-    ).exclude(current_period_end__gt=now)
-    if not ended.exists():
-        return
-    still_paying = Subscription.objects.filter(
-        user_id=account.user_id, status__in=Subscription.LIVE
-    ).exists()
-    if not still_paying:
-        account.plan = Plan.objects.default()
-        account.save(update_fields=["plan"])
-    ended.update(lapsed=True)
+        periods.lapse_ended(account, now)
 
 
 def current_for(user) -> Subscription | None:

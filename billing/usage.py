@@ -10,7 +10,8 @@ from django.db import transaction
 from django.db.models import Count, Q
 
 from billing import counters
-from billing.models import BillingPeriod, Charge, CreditAccount, month_bounds
+from billing.models import Charge, CreditAccount
+from billing.periods import month_bounds
 
 logger = logging.getLogger(__name__)
 CHANNELS = (Charge.APP, Charge.API)
@@ -96,31 +97,3 @@ def _discard_stale_counters(account: CreditAccount) -> None:
             locked.counters_stale = False
             locked.save(update_fields=["counters_stale"])
     account.counters_stale = False  # this request's copy: later reads need not repeat it
-
-
-def billing_cycles(user, account: CreditAccount) -> list[tuple[datetime, datetime]]:
-    """Every period the user has used or had recorded, newest first, with its end."""
-    starts = set(
-        Charge.objects.filter(user=user, status=Charge.COMMITTED)
-        .values_list("period_start", flat=True)
-        .distinct()
-    )
-    starts |= set(BillingPeriod.objects.filter(user=user).values_list("start", flat=True))
-    starts = {s for s in starts if s <= account.period_start}
-    starts.add(account.period_start)
-    ordered = sorted(starts, reverse=True)
-    cycles = [(ordered[0], account.period_end)]
-    for newer, start in zip(ordered, ordered[1:], strict=False):
-        cycles.append((start, datetime.fromtimestamp(newer.timestamp() - 1, tz=UTC)))
-    return cycles
-
-
-def cycle_end(user, account: CreditAccount, period_start: datetime) -> datetime:
-    for start, end in billing_cycles(user, account):
-        if start == period_start:
-            return end
-    recorded = BillingPeriod.objects.filter(user=user, start=period_start).first()
-    if recorded is not None:
-        return recorded.end
-    _, end = month_bounds(period_start)
-    return end

@@ -21,7 +21,7 @@ from rest_framework.views import APIView
 from accounts.authentication import ApiKeyAuthentication
 from accounts.ratelimit import RateLimitedMixin
 from billing import credits, membership, schema, stripe_gateway, subscriptions, webhooks
-from billing.models import CreditPack, Plan
+from billing.models import CreditAccount, CreditPack, Plan
 
 logger = logging.getLogger(__name__)
 
@@ -77,7 +77,7 @@ def buy_pack(request, pack_id: int):
 @require_POST
 @login_required
 def portal(request):
-    customer_id = credits.account_for(request.user).stripe_customer_id
+    customer_id = CreditAccount.objects.for_user(request.user).stripe_customer_id
     if not customer_id:
         messages.error(request, "There is no Stripe subscription or payment to manage yet.")
         return redirect("billing")
@@ -100,7 +100,7 @@ def _checkout(request, mode: str, price_id: str, metadata: dict[str, str]):
             mode=mode,
             price_id=price_id,
             user=request.user,
-            customer_id=credits.account_for(request.user).stripe_customer_id,
+            customer_id=CreditAccount.objects.for_user(request.user).stripe_customer_id,
             success_url=f"{success}?session_id={{CHECKOUT_SESSION_ID}}",
             cancel_url=request.build_absolute_uri(reverse("billing-cancel")),
             metadata=metadata,

@@ -7,14 +7,14 @@ from django.shortcuts import render
 from django.utils import timezone
 
 from accounts.authentication import client_ip, network_of
-from billing.credits import account_for, available
-from billing.models import AnonymousUsage
+from billing.credits import available
+from billing.models import AnonymousUsage, CreditAccount
 
 
 def allowance(request) -> dict:
     """What the visitor may still process: credits, or the anonymous daily allowance."""
     if request.user.is_authenticated:
-        included, prepaid = available(account_for(request.user), timezone.now())
+        included, prepaid = available(CreditAccount.objects.for_user(request.user), timezone.now())
         return {
             "kind": "credits",
             "remaining": included + prepaid,

@@ -6,8 +6,11 @@ from datetime import datetime
 
 from django.utils import timezone
 
-from billing.credits import account_for
-from billing.models import BillingPeriod, Charge, Plan
+from billing.models import BillingPeriod, Charge, CreditAccount, Plan
+
+
+def account_for(user) -> CreditAccount:
+    return CreditAccount.objects.for_user(user)
 
 
 def put_on_plan(user, included: int, prepaid: int = 0, label: str | None = None):

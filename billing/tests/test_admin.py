@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from django.urls import reverse
 
-from billing.credits import account_for
+from billing.tests.helpers import account_for
 
 pytestmark = pytest.mark.django_db
 

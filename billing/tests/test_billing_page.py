@@ -8,6 +8,7 @@ import pytest
 
 from billing import credits
 from billing.models import CreditPack, Plan
+from billing.tests.helpers import account_for
 
 pytestmark = pytest.mark.django_db
 
@@ -98,7 +99,7 @@ def test_buying_a_pack_opens_a_payment_checkout_for_the_linked_customer(
     signed_in, stripe_recorder, alice, offers
 ):
     _, pack, _ = offers
-    account = credits.account_for(alice)
+    account = account_for(alice)
     account.stripe_customer_id = "cus_alice"
     account.save()
     response = signed_in.post(f"/billing/packs/{pack.pk}/buy")
@@ -122,7 +123,7 @@ def test_a_pack_without_a_price_is_not_for_sale(signed_in, stripe_recorder, offe
 
 
 def test_manage_opens_the_customer_portal(signed_in, stripe_recorder, alice):
-    account = credits.account_for(alice)
+    account = account_for(alice)
     account.stripe_customer_id = "cus_alice"
     account.save()
     assert "Manage subscription" in signed_in.get("/billing/").content.decode()

@@ -107,3 +107,36 @@ def test_keys_are_scoped_per_user(rmbg, small_car_jpeg, other_jpeg, alice, alice
     assert response.status_code == 200
     assert response["X-Credits-Charged"] == "1"
     assert committed(carol) == 1
+
+
+def test_an_anonymous_retry_uses_the_allowance_once(rmbg, small_car_jpeg, settings):
+    from billing.models import AnonymousUsage
+
+    settings.ANONYMOUS_DAILY_LIMIT = 1
+    headers = {"Idempotency-Key": "visitor-1"}
+    first = rmbg(small_car_jpeg, headers=headers)
+    retry = rmbg(small_car_jpeg, headers=headers)
+    assert (first.status_code, retry.status_code) == (200, 200)
+    assert (first["X-Credits-Charged"], retry["X-Credits-Charged"]) == ("1", "0")
+    assert AnonymousUsage.objects.get().used == 1
+
+
+def test_an_anonymous_key_is_bound_to_its_request_and_scoped_per_address(
+    rmbg, small_car_jpeg, other_jpeg
+):
+    headers = {"Idempotency-Key": "visitor-2"}
+    assert rmbg(small_car_jpeg, headers=headers).status_code == 200
+    assert rmbg(other_jpeg, headers=headers).json() == REUSED
+    # Another address (outside this /64) is another caller.
+    elsewhere = rmbg(other_jpeg, headers=headers, remote_addr="198.51.100.8")
+    assert elsewhere["X-Credits-Charged"] == "1"
+
+
+def test_a_failed_anonymous_request_frees_its_key(rmbg, car_jpeg, small_car_jpeg):
+    from billing.models import AnonymousUsage
+
+    headers = {"Idempotency-Key": "visitor-3"}
+    truncated = car_jpeg[: len(car_jpeg) // 3]
+    assert rmbg(truncated, headers=headers).status_code == 400  # fails after reserving
+    assert rmbg(small_car_jpeg, headers=headers).status_code == 200
+    assert AnonymousUsage.objects.get().used == 1

@@ -24,9 +24,9 @@ from django.db import connection
 from PIL import Image
 
 from billing import counters
-from billing.credits import MONTHLY_LIMIT, account_for
+from billing.credits import MONTHLY_LIMIT
 from billing.models import Charge
-from billing.tests.helpers import committed, put_on_plan
+from billing.tests.helpers import account_for, committed, put_on_plan
 from config.tests.test_smoke import free_port
 
 pytestmark = pytest.mark.django_db(transaction=True)

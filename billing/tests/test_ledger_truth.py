@@ -17,8 +17,8 @@ import requests
 from PIL import Image
 
 from billing import counters
-from billing.credits import MONTHLY_LIMIT, account_for
-from billing.tests.helpers import committed, put_on_plan
+from billing.credits import MONTHLY_LIMIT
+from billing.tests.helpers import account_for, committed, put_on_plan
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.embedded]
 

@@ -21,6 +21,7 @@ from django.db import transaction
 from billing import credits
 from billing.models import BillingPeriod, CreditAccount, Plan, Subscription
 from billing.subscriptions import from_unix
+from billing.tests.helpers import account_for
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -74,7 +75,7 @@ def test_a_subscription_made_in_stripe_reaches_us_through_its_signed_webhooks(fa
         }
     )
     customer = fake_stripe.v1.customers.create(params={"email": alice.email, "source": card.id})
-    account = credits.account_for(alice)
+    account = account_for(alice)
     account.stripe_customer_id = customer.id  # as checkout.session.completed would have
     account.save()
 

@@ -8,9 +8,9 @@ import pytest
 from django.utils import timezone
 
 from accounts.authentication import issue_user_token
-from billing.credits import account_for, grant_prepaid
-from billing.models import month_bounds
-from billing.tests.helpers import past_charge, put_on_plan, record_period
+from billing.credits import grant_prepaid
+from billing.periods import month_bounds
+from billing.tests.helpers import account_for, past_charge, put_on_plan, record_period
 
 pytestmark = pytest.mark.django_db
 

@@ -6,9 +6,9 @@ import pytest
 
 from accounts.authentication import issue_user_token
 from billing import counters
-from billing.credits import MONTHLY_LIMIT, account_for
+from billing.credits import MONTHLY_LIMIT
 from billing.models import Charge
-from billing.tests.helpers import committed, put_on_plan
+from billing.tests.helpers import account_for, committed, put_on_plan
 from removal import inference
 
 pytestmark = [pytest.mark.django_db, pytest.mark.embedded]

@@ -8,7 +8,7 @@ import pytest
 from django.db import connection
 from django.db.migrations.executor import MigrationExecutor
 
-from billing.models import month_bounds
+from billing.periods import month_bounds
 from billing.tests.helpers import now
 
 pytestmark = pytest.mark.django_db(transaction=True)

@@ -8,10 +8,10 @@ import pytest
 from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
 
-from billing import credits
-from billing.credits import MONTHLY_LIMIT, account_for, stale_after
+from billing import credits, periods
+from billing.credits import MONTHLY_LIMIT, stale_after
 from billing.models import AnonymousUsage, Charge
-from billing.tests.helpers import committed, now, put_on_plan, record_period
+from billing.tests.helpers import account_for, committed, now, put_on_plan, record_period
 from config.errors import ApiError
 
 # Transactional: reserve() outside a transaction takes its one-statement path.
@@ -142,7 +142,7 @@ def test_a_reservation_from_before_a_new_period_is_charged_to_its_own_period(ali
     start = now()
     record_period(alice, start, start + timedelta(days=30), stripe=True)
     with transaction.atomic():
-        credits.roll_period(credits.locked_account(alice, start), start, force=True)
+        periods.roll(credits.locked_account(alice, start), start, force=True)
 
     credits.commit(earlier)
     charge = Charge.objects.get(pk=earlier.charge_id)

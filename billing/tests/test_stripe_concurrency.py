@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from django.test import Client
 
-from billing.credits import account_for
 from billing.models import CreditGrant, StripeEvent
+from billing.tests.helpers import account_for
 from billing.tests.stripe_events import deliver, event, pack_purchase
 
 pytestmark = pytest.mark.django_db(transaction=True)

@@ -18,6 +18,7 @@ from billing.models import (
     StripeEvent,
     Subscription,
 )
+from billing.tests.helpers import account_for
 from billing.tests.stripe_events import (
     checkout_session,
     deliver,
@@ -44,7 +45,7 @@ def premium(stripe_keys) -> Plan:
 
 @pytest.fixture
 def customer(alice) -> str:
-    account = credits.account_for(alice)
+    account = account_for(alice)
     account.stripe_customer_id = "cus_alice"
     account.save()
     return "cus_alice"

@@ -3,7 +3,8 @@ from __future__ import annotations
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 
-from billing.credits import account_for, grant_prepaid
+from billing.credits import grant_prepaid
+from billing.models import CreditAccount
 
 
 class Command(BaseCommand):
@@ -21,5 +22,5 @@ class Command(BaseCommand):
         if user is None:
             raise CommandError(f"No user with e-mail {email}.")
         grant_prepaid(user, prepaid, reason)
-        balance = account_for(user).prepaid_balance
+        balance = CreditAccount.objects.for_user(user).prepaid_balance
         self.stdout.write(f"Granted {prepaid} prepaid credits to {user.email}; balance {balance}.")
