@@ -34,7 +34,9 @@ def check_key(key: str | None) -> None:
         raise ApiError(TOO_LONG, status_code=400)
 
 
-def _judge(fingerprint: str, seen: str, at: datetime, done: bool, alive_since: datetime) -> Seen:
+def _judge(
+    previous, seen: str, at: datetime, done: bool, fingerprint: str, alive_since: datetime
+) -> Seen:
     """What an earlier attempt under the key (fingerprint ``seen``, made ``at``) means now."""
     # Bound to its first request: anything else under the key would be processed for
     # free. Checked before the in-flight state: it is no retry of that request.
@@ -44,7 +46,10 @@ def _judge(fingerprint: str, seen: str, at: datetime, done: bool, alive_since: d
         return Seen.REPLAY
     if at > alive_since:
         raise ApiError(IN_PROGRESS, status_code=409)
-    return Seen.NEW  # its request died; the caller drops it
+    # Its request died, so the key is free. A user's credit it held still counts as
+    # in flight until the recount that comes before any refusal.
+    previous.delete()
+    return Seen.NEW
 
 
 def for_user(
@@ -55,18 +60,12 @@ def for_user(
     if previous is None:
         return Seen.NEW
     if previous.reserved_at <= now - WINDOW:
-        previous.idempotency_key = None  # the key may be reused after 24 hours
+        previous.idempotency_key = None  # the key may be reused; the charge stays
         previous.save(update_fields=["idempotency_key"])
         return Seen.NEW
     done = previous.status == Charge.COMMITTED
-    seen = _judge(
-        fingerprint, previous.request_fingerprint, previous.reserved_at, done, alive_since
-    )
-    if seen is Seen.NEW:
-        # The request that held it died. Its credit still counts as in flight until
-        # the recount that comes before any refusal.
-        previous.delete()
-    return seen
+    fingerprint_then = previous.request_fingerprint
+    return _judge(previous, fingerprint_then, previous.reserved_at, done, fingerprint, alive_since)
 
 
 def for_address(
@@ -79,12 +78,8 @@ def for_address(
     if previous.started_at <= now - WINDOW:
         previous.delete()
         return Seen.NEW
-    seen = _judge(
-        fingerprint, previous.fingerprint, previous.started_at, previous.done, alive_since
-    )
-    if seen is Seen.NEW:
-        previous.delete()
-    return seen
+    done, at = previous.done, previous.started_at
+    return _judge(previous, previous.fingerprint, at, done, fingerprint, alive_since)
 
 
 def start_anonymous(address: str, key: str, fingerprint: str, now: datetime) -> int:

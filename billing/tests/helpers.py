@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+import requests
 from django.utils import timezone
 
 from billing.models import BillingPeriod, Charge, CreditAccount, Plan
@@ -52,3 +53,31 @@ def committed(user, **filters) -> int:
 
 def now() -> datetime:
     return timezone.now()
+
+
+def post_over_http(
+    base: str, image: bytes, key: str, idempotency_key: str | None = None
+) -> requests.Response:
+    """POST /rmbg to a live server, as a client on another machine would."""
+    headers = {"x-api-key": key}
+    if idempotency_key:
+        headers["Idempotency-Key"] = idempotency_key
+    return requests.post(
+        f"{base}/rmbg",
+        headers=headers,
+        files={"image": ("photo.png", image)},
+        data={"format": "png"},
+        timeout=120,
+    )
+
+
+def usage_over_http(base: str, key: str) -> dict:
+    """GET /api/membership-usage with the billing cycle, from a live server."""
+    response = requests.get(
+        f"{base}/api/membership-usage",
+        params={"expand": "billing_cycle"},
+        headers={"x-api-key": key},
+        timeout=30,
+    )
+    assert response.status_code == 200, response.text
+    return response.json()

@@ -26,7 +26,13 @@ from PIL import Image
 from billing import counters
 from billing.credits import MONTHLY_LIMIT
 from billing.models import Charge
-from billing.tests.helpers import account_for, committed, put_on_plan
+from billing.tests.helpers import (
+    account_for,
+    committed,
+    post_over_http,
+    put_on_plan,
+    usage_over_http,
+)
 from config.tests.test_smoke import free_port
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -90,27 +96,6 @@ def big_jpeg() -> bytes:
     return buffer.getvalue()
 
 
-def usage(base: str, key: str) -> dict:
-    response = requests.get(
-        f"{base}/api/membership-usage",
-        params={"expand": "billing_cycle"},
-        headers={"x-api-key": key},
-        timeout=30,
-    )
-    assert response.status_code == 200
-    return response.json()
-
-
-def post(base: str, image: bytes, key: str, idempotency_key: str) -> requests.Response:
-    return requests.post(
-        f"{base}/rmbg",
-        files={"image": ("photo.jpg", image)},
-        data={"format": "png"},
-        headers={"x-api-key": key, "Idempotency-Key": idempotency_key},
-        timeout=120,
-    )
-
-
 def test_a_killed_worker_loses_no_credit(server, alice, alice_key):
     base, master = server
     put_on_plan(alice, included=1)
@@ -119,7 +104,7 @@ def test_a_killed_worker_loses_no_credit(server, alice, alice_key):
 
     def doomed():
         try:
-            outcome.append(post(base, photo, alice_key, "job-1"))
+            outcome.append(post_over_http(base, photo, alice_key, "job-1"))
         except requests.RequestException as error:
             outcome.append(error)
 
@@ -138,20 +123,20 @@ def test_a_killed_worker_loses_no_credit(server, alice, alice_key):
 
     # While the dead request might still be running, its credit is held, and the
     # report says so: what is refused and what is reported agree.
-    refused = post(base, photo, alice_key, "job-2")
+    refused = post_over_http(base, photo, alice_key, "job-2")
     assert (refused.status_code, refused.json()["error"]) == (429, MONTHLY_LIMIT)
-    assert usage(base, alice_key)["billingCycle"]["remainingIncludedCredits"] == 0
-    assert post(base, photo, alice_key, "job-1").status_code == 409
+    assert usage_over_http(base, alice_key)["billingCycle"]["remainingIncludedCredits"] == 0
+    assert post_over_http(base, photo, alice_key, "job-1").status_code == 409
 
     # Past the window, the credit is back: the report shows it, the retry gets it.
     time.sleep(max(0.0, WINDOW + 0.5 - (time.monotonic() - killed_at)))
-    assert usage(base, alice_key)["billingCycle"]["remainingIncludedCredits"] == 1
-    retry = post(base, photo, alice_key, "job-1")
+    assert usage_over_http(base, alice_key)["billingCycle"]["remainingIncludedCredits"] == 1
+    retry = post_over_http(base, photo, alice_key, "job-1")
     assert retry.status_code == 200
     assert retry.headers["X-Credits-Charged"] == "1"
 
     # Ledger = Redis counters = membership-usage.
-    report = usage(base, alice_key)
+    report = usage_over_http(base, alice_key)
     account = account_for(alice)
     month_key = counters.month_key(alice.pk, Charge.API, account.period_start)
     assert committed(alice) == 1

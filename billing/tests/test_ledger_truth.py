@@ -13,12 +13,17 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 import redis
-import requests
 from PIL import Image
 
 from billing import counters
 from billing.credits import MONTHLY_LIMIT
-from billing.tests.helpers import account_for, committed, put_on_plan
+from billing.tests.helpers import (
+    account_for,
+    committed,
+    post_over_http,
+    put_on_plan,
+    usage_over_http,
+)
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.embedded]
 
@@ -30,31 +35,12 @@ def tiny_png() -> bytes:
     return buffer.getvalue()
 
 
-def post(base: str, image: bytes, key: str) -> requests.Response:
-    return requests.post(
-        f"{base}/rmbg",
-        headers={"x-api-key": key},
-        files={"image": ("tiny.png", image)},
-        data={"format": "png"},
-        timeout=120,
-    )
-
-
-def usage(base: str, key: str) -> dict:
-    response = requests.get(
-        f"{base}/api/membership-usage",
-        params={"expand": "billing_cycle"},
-        headers={"x-api-key": key},
-        timeout=30,
-    )
-    assert response.status_code == 200, response.text
-    return response.json()
-
-
 def test_50_concurrent_requests_against_10_credits(live_server, alice, alice_key, tiny_png):
     put_on_plan(alice, included=4, prepaid=6)
     with ThreadPoolExecutor(max_workers=16) as pool:
-        responses = list(pool.map(lambda _: post(live_server.url, tiny_png, alice_key), range(50)))
+        responses = list(
+            pool.map(lambda _: post_over_http(live_server.url, tiny_png, alice_key), range(50))
+        )
 
     statuses = sorted(r.status_code for r in responses)
     assert statuses == [200] * 10 + [429] * 40
@@ -66,7 +52,7 @@ def test_50_concurrent_requests_against_10_credits(live_server, alice, alice_key
     account = account_for(alice)
     assert (account.included_used, account.prepaid_balance) == (4, 0)
     assert (account.reserved_included, account.reserved_prepaid) == (0, 0)
-    report = usage(live_server.url, alice_key)
+    report = usage_over_http(live_server.url, alice_key)
     assert report["api_usage"] == 10
     assert report["billingCycle"]["apiUsage"] == 10
     assert report["prepaidCredits"] == 0
@@ -81,7 +67,7 @@ def test_flushall_mid_run_loses_and_invents_nothing(live_server, alice, alice_ke
         while not done.is_set():
             counters.client().flushall()
             flushes += 1
-            usage(live_server.url, alice_key)  # rebuilds the counters from the ledger
+            usage_over_http(live_server.url, alice_key)  # rebuilds the counters from the ledger
             time.sleep(0.05)
 
     thread = threading.Thread(target=vandal)
@@ -89,7 +75,7 @@ def test_flushall_mid_run_loses_and_invents_nothing(live_server, alice, alice_ke
     try:
         with ThreadPoolExecutor(max_workers=3) as pool:
             results = list(
-                pool.map(lambda _: post(live_server.url, tiny_png, alice_key), range(15))
+                pool.map(lambda _: post_over_http(live_server.url, tiny_png, alice_key), range(15))
             )
     finally:
         done.set()
@@ -97,13 +83,13 @@ def test_flushall_mid_run_loses_and_invents_nothing(live_server, alice, alice_ke
     assert [r.status_code for r in results] == [200] * 15
     assert flushes > 3
 
-    report = usage(live_server.url, alice_key)
+    report = usage_over_http(live_server.url, alice_key)
     assert report["api_usage"] == committed(alice) == 15
     assert report["billingCycle"]["apiUsage"] == 15
     assert report["billingCycle"]["usedIncludedCredits"] == 15
     # And the counters in Redis, once rebuilt, are exact too.
     counters.client().flushall()
-    assert usage(live_server.url, alice_key)["api_usage"] == 15
+    assert usage_over_http(live_server.url, alice_key)["api_usage"] == 15
 
 
 @pytest.fixture
@@ -148,23 +134,25 @@ def own_redis(settings, monkeypatch):
 def test_a_redis_outage_still_meters_every_request(
     live_server, alice, alice_key, tiny_png, own_redis
 ):
-    assert post(live_server.url, tiny_png, alice_key).status_code == 200
-    assert usage(live_server.url, alice_key)["api_usage"] == 1  # counters now exist in Redis
+    assert post_over_http(live_server.url, tiny_png, alice_key).status_code == 200
+    assert (
+        usage_over_http(live_server.url, alice_key)["api_usage"] == 1
+    )  # counters now exist in Redis
 
     own_redis.send_signal(signal.SIGSTOP)  # Redis stops answering, its data intact
     try:
-        during = [post(live_server.url, tiny_png, alice_key) for _ in range(3)]
+        during = [post_over_http(live_server.url, tiny_png, alice_key) for _ in range(3)]
         assert [r.status_code for r in during] == [200] * 3
         assert [r.headers["X-Credits-Charged"] for r in during] == ["1"] * 3
         assert committed(alice) == 4
         assert account_for(alice).counters_stale
         # Reads fall back to the ledger while Redis is away.
-        assert usage(live_server.url, alice_key)["api_usage"] == 4
+        assert usage_over_http(live_server.url, alice_key)["api_usage"] == 4
     finally:
         own_redis.send_signal(signal.SIGCONT)
 
     # Redis is back with counters that missed three charges: they are rebuilt.
-    assert usage(live_server.url, alice_key)["api_usage"] == 4
+    assert usage_over_http(live_server.url, alice_key)["api_usage"] == 4
     assert not account_for(alice).counters_stale
-    assert post(live_server.url, tiny_png, alice_key).status_code == 200
-    assert usage(live_server.url, alice_key)["api_usage"] == 5
+    assert post_over_http(live_server.url, tiny_png, alice_key).status_code == 200
+    assert usage_over_http(live_server.url, alice_key)["api_usage"] == 5
