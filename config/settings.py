@@ -14,6 +14,7 @@ import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
 from config.env import env_bool, env_int, env_list, env_str
+from config.secret_file import load_or_create
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -22,8 +23,9 @@ SECRET_KEY = env_str("SECRET_KEY")
 if not SECRET_KEY:
     if not DEBUG and env_bool("REQUIRE_SECRET_KEY", False):
         raise ImproperlyConfigured("SECRET_KEY must be set in production")
-    # Embedded default only: fine for a laptop, refused where REQUIRE_SECRET_KEY=true.
-    SECRET_KEY = "insecure-embedded-default-change-me"  # noqa: S105
+    # Embedded defaults only: a random key made on first start, kept beside the
+    # SQLite database; refused where REQUIRE_SECRET_KEY=true.
+    SECRET_KEY = load_or_create(Path(env_str("SECRET_KEY_FILE", str(BASE_DIR / ".secret-key"))))
 
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]", "testserver"])
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS")

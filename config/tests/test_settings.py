@@ -11,12 +11,26 @@ import pytest
 from django.db import connection
 
 ROOT = Path(__file__).resolve().parents[2]
+# The key every install without SECRET_KEY signed with before keys were generated.
+OLD_EMBEDDED_KEY = "insecure-embedded-default-change-me"  # noqa: S105
 
 
-def start_django(**env: str) -> subprocess.CompletedProcess:
-    clean = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL")}
+# What these tests set themselves: a value exported in the shell must not leak in.
+TESTED = (
+    "DATABASE_URL",
+    "REDIS_URL",
+    "DEBUG",
+    "SECRET_KEY",
+    "SECRET_KEY_FILE",
+    "REQUIRE_SECRET_KEY",
+    "REMOVAL_MAX_CONCURRENCY",
+)
+
+
+def start_django(code: str = "", **env: str) -> subprocess.CompletedProcess:
+    clean = {k: v for k, v in os.environ.items() if k not in TESTED}
     return subprocess.run(
-        [sys.executable, "-c", "import django; django.setup()"],
+        [sys.executable, "-c", f"import django; django.setup()\n{code}"],
         cwd=ROOT,
         env={**clean, "DJANGO_SETTINGS_MODULE": "config.settings", **env},
         capture_output=True,
@@ -61,3 +75,63 @@ def test_it_runs_on_the_database_named_by_database_url():
     with connection.cursor() as cursor:
         cursor.execute("SELECT 1")
         assert cursor.fetchone() == (1,)
+
+
+PRINT_KEY = "from django.conf import settings; print(settings.SECRET_KEY)"
+
+
+def test_without_a_secret_key_one_is_generated_once_into_an_owner_only_file(tmp_path):
+    key_file = tmp_path / "data" / "secret-key"
+    first = start_django(PRINT_KEY, SECRET_KEY_FILE=str(key_file))
+    assert first.returncode == 0, first.stderr
+    key = key_file.read_text().strip()
+    assert first.stdout.strip() == key
+    assert len(key) >= 50
+    assert key_file.stat().st_mode & 0o777 == 0o600
+    assert f"generated a random one, kept in {key_file}" in first.stderr
+    assert key not in first.stderr
+
+    second = start_django(PRINT_KEY, SECRET_KEY_FILE=str(key_file))
+    assert second.returncode == 0, second.stderr
+    assert second.stdout.strip() == key
+    assert "generated" not in second.stderr
+
+
+def test_the_old_embedded_constant_is_no_longer_the_key(tmp_path):
+    result = start_django(PRINT_KEY, SECRET_KEY_FILE=str(tmp_path / "key"))
+    assert result.stdout.strip() not in ("", OLD_EMBEDDED_KEY)
+
+
+def test_processes_starting_together_share_one_generated_key(tmp_path):
+    key_file = tmp_path / "secret-key"
+    code = f"import django; django.setup()\n{PRINT_KEY}"
+    env = {k: v for k, v in os.environ.items() if k not in TESTED}
+    env.update(DJANGO_SETTINGS_MODULE="config.settings", SECRET_KEY_FILE=str(key_file))
+    processes = [
+        subprocess.Popen(
+            [sys.executable, "-c", code], cwd=ROOT, env=env, stdout=subprocess.PIPE, text=True
+        )
+        for _ in range(6)
+    ]
+    keys = {process.communicate(timeout=60)[0].strip() for process in processes}
+    assert keys == {key_file.read_text().strip()}
+    assert [p.name for p in tmp_path.iterdir()] == ["secret-key"]  # no temporary left
+
+
+def test_a_set_secret_key_writes_no_file(tmp_path):
+    key_file = tmp_path / "secret-key"
+    result = start_django(PRINT_KEY, SECRET_KEY="s" * 50, SECRET_KEY_FILE=str(key_file))
+    assert result.stdout.strip() == "s" * 50
+    assert not key_file.exists()
+
+
+@pytest.mark.django_db
+def test_a_user_token_signed_with_the_old_embedded_constant_is_refused(rmbg, small_car_jpeg, alice):
+    from django.test import override_settings
+
+    from accounts.authentication import issue_user_token
+
+    with override_settings(SECRET_KEY=OLD_EMBEDDED_KEY):
+        forged = issue_user_token(alice)
+    response = rmbg(small_car_jpeg, headers={"Authorization": f"Bearer {forged}"})
+    assert response.status_code == 401
