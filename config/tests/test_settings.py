@@ -24,6 +24,12 @@ TESTED = (
     "SECRET_KEY_FILE",
     "REQUIRE_SECRET_KEY",
     "REMOVAL_MAX_CONCURRENCY",
+    "ALLOWED_HOSTS",
+    "HTTPS",
+    "SECURE_SSL_REDIRECT",
+    "HSTS_SECONDS",
+    "HSTS_INCLUDE_SUBDOMAINS",
+    "HSTS_PRELOAD",
 )
 
 
@@ -135,3 +141,60 @@ def test_a_user_token_signed_with_the_old_embedded_constant_is_refused(rmbg, sma
         forged = issue_user_token(alice)
     response = rmbg(small_car_jpeg, headers={"Authorization": f"Bearer {forged}"})
     assert response.status_code == 401
+
+
+PRODUCTION = {
+    "HTTPS": "true",
+    "SECRET_KEY": "k3y-" + "x7Qp9vL2mZ8rT4wY6nB1cD5fG0hJ3kE" * 2,
+    "REQUIRE_SECRET_KEY": "true",
+    "ALLOWED_HOSTS": "cutout.example.com",
+    "DEBUG": "false",
+    "HSTS_PRELOAD": "true",
+}
+CHECK_DEPLOY = (
+    "from django.core.management import call_command\n"
+    "call_command('check', deploy=True, fail_level='WARNING')"
+)
+
+
+def test_the_deployment_check_finds_nothing_with_production_settings():
+    result = start_django(CHECK_DEPLOY, **PRODUCTION)
+    assert result.returncode == 0, result.stderr
+    assert "no issues" in result.stdout
+
+
+def test_without_the_preload_opt_in_the_only_warning_is_preload():
+    result = start_django(CHECK_DEPLOY, **{**PRODUCTION, "HSTS_PRELOAD": "false"})
+    assert result.returncode != 0
+    assert "security.W021" in result.stderr
+    assert result.stderr.count("security.W") == 1
+
+
+PRINT_HTTPS = (
+    "from django.conf import settings as s\n"
+    "print(s.SECURE_SSL_REDIRECT, s.SECURE_HSTS_SECONDS, s.SECURE_HSTS_INCLUDE_SUBDOMAINS,"
+    " s.SESSION_COOKIE_SECURE, s.CSRF_COOKIE_SECURE)"
+)
+
+
+def test_https_turns_on_hsts_the_redirect_and_secure_cookies():
+    assert start_django(PRINT_HTTPS, HTTPS="true").stdout.split() == [
+        "True",
+        "31536000",
+        "True",
+        "True",
+        "True",
+    ]
+    tuned = start_django(
+        PRINT_HTTPS,
+        HTTPS="true",
+        SECURE_SSL_REDIRECT="false",
+        HSTS_SECONDS="600",
+        HSTS_INCLUDE_SUBDOMAINS="false",
+    )
+    assert tuned.stdout.split() == ["False", "600", "False", "True", "True"]
+
+
+def test_without_https_none_of_it_is_on():
+    result = start_django(PRINT_HTTPS)
+    assert result.stdout.split() == ["False", "0", "False", "False", "False"]
