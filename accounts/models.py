@@ -25,7 +25,8 @@ class User(AbstractUser):
 
     email = models.EmailField("email address", unique=True)
     # Bumped at each logout: the user tokens our pages were given stop working.
-    token_version = models.PositiveIntegerField(default=0, editable=False)
+    # db_default: rows written by code that predates the field still get a version.
+    token_version = models.PositiveIntegerField(default=0, db_default=0, editable=False)
 
     def end_user_tokens(self) -> None:
         User.objects.filter(pk=self.pk).update(token_version=models.F("token_version") + 1)
