@@ -20,9 +20,12 @@ logger = logging.getLogger(__name__)
 
 def load_or_create(path: Path) -> str:
     """The key kept in ``path``, created (owner-only, mode 0600) if there is none yet."""
-    if not path.exists():
-        _create(path)
-    key = path.read_text().strip()
+    try:
+        if not path.exists():
+            _create(path)
+        key = path.read_text().strip()
+    except OSError as exc:
+        raise ImproperlyConfigured(f"SECRET_KEY_FILE {path}: {exc}") from None
     if not key:
         raise ImproperlyConfigured(f"SECRET_KEY_FILE {path} is empty: delete it or fill it")
     return key

@@ -124,6 +124,14 @@ def test_processes_starting_together_share_one_generated_key(tmp_path):
     assert [p.name for p in tmp_path.iterdir()] == ["secret-key"]  # no temporary left
 
 
+def test_an_unwritable_key_file_place_fails_at_start_naming_the_variable(tmp_path):
+    blocker = tmp_path / "not-a-directory"
+    blocker.write_text("")
+    result = start_django(SECRET_KEY_FILE=str(blocker / "secret-key"))
+    assert result.returncode != 0
+    assert "ImproperlyConfigured: SECRET_KEY_FILE" in result.stderr
+
+
 def test_a_set_secret_key_writes_no_file(tmp_path):
     key_file = tmp_path / "secret-key"
     result = start_django(PRINT_KEY, SECRET_KEY="s" * 50, SECRET_KEY_FILE=str(key_file))
