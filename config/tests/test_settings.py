@@ -15,8 +15,10 @@ ROOT = Path(__file__).resolve().parents[2]
 OLD_EMBEDDED_KEY = "insecure-embedded-default-change-me"  # noqa: S105
 
 
-# What these tests set themselves: a value exported in the shell must not leak in.
+# What these tests set themselves: a value exported in the shell (or set by the
+# browser tests, DJANGO_ALLOW_ASYNC_UNSAFE) must not leak in.
 TESTED = (
+    "DJANGO_ALLOW_ASYNC_UNSAFE",
     "DATABASE_URL",
     "REDIS_URL",
     "DEBUG",
