@@ -84,3 +84,18 @@ def test_the_dashboard_meter_is_drawn_under_the_csp(watched, live_server, alice)
     for url in ("/", "/api-keys/", "/billing/", "/accounts/email/"):
         watched.goto(f"{live_server.url}{url}")
     assert violations(watched) == []
+
+
+def test_the_admin_signs_in_through_the_sites_login_and_works_under_the_csp(watched, live_server):
+    from accounts.tests.factories import UserFactory
+
+    staff = UserFactory(verified=True, is_staff=True, is_superuser=True)
+    watched.goto(f"{live_server.url}/admin/")
+    assert "/accounts/login/" in watched.url
+    watched.fill("input[name=login]", staff.email)
+    watched.fill("input[name=password]", PASSWORD)
+    watched.click("form button[type=submit]")
+    watched.wait_for_url(f"{live_server.url}/admin/")
+    watched.goto(f"{live_server.url}/admin/accounts/user/{staff.pk}/change/")
+    watched.wait_for_selector("#user_form")
+    assert violations(watched) == []
