@@ -15,6 +15,7 @@ from typing import Any
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core import signing
+from django.utils.crypto import constant_time_compare, salted_hmac
 from rest_framework import authentication, exceptions
 from rest_framework.request import Request
 
@@ -26,6 +27,7 @@ USER_TOKEN_SALT = "accounts.user-token"  # noqa: S105 - a namespace, not a secre
 INVALID_KEY = "invalid api key"
 UNVERIFIED = "Email address not verified – please check your inbox"
 BOTH_CREDENTIALS = "This is a mistake: Cannot use both API key and user token"
+INVALID_TOKEN = "invalid or expired user token"  # noqa: S105 - a message
 
 
 @dataclass(frozen=True)
@@ -95,8 +97,20 @@ class ApiKeyAuthentication(authentication.BaseAuthentication):
 
 
 def issue_user_token(user) -> str:
-    """A short-lived signed token our own pages use to call the API."""
-    return signing.dumps({"uid": user.pk}, salt=USER_TOKEN_SALT, compress=True)
+    """A short-lived signed token our own pages use to call the API.
+
+    Bound to the user's password and token version: a password change or a
+    logout ends it, not only its max age.
+    """
+    return signing.dumps(
+        {"uid": user.pk, "b": _token_binding(user)}, salt=USER_TOKEN_SALT, compress=True
+    )
+
+
+def _token_binding(user) -> str:
+    # Like Django's session auth hash: an HMAC, so the token reveals nothing of either.
+    value = f"{user.password}:{user.token_version}"
+    return salted_hmac(USER_TOKEN_SALT, value, algorithm="sha256").hexdigest()[:32]
 
 
 class UserTokenAuthentication(authentication.BaseAuthentication):
@@ -109,10 +123,11 @@ class UserTokenAuthentication(authentication.BaseAuthentication):
                 token, salt=USER_TOKEN_SALT, max_age=settings.USER_TOKEN_MAX_AGE
             )
         except signing.BadSignature:
-            raise exceptions.AuthenticationFailed("invalid or expired user token") from None
+            raise exceptions.AuthenticationFailed(INVALID_TOKEN) from None
         user = get_user_model().objects.filter(pk=payload.get("uid"), is_active=True).first()
-        if user is None:
-            raise exceptions.AuthenticationFailed("invalid or expired user token")
+        binding = str(payload.get("b", ""))
+        if user is None or not constant_time_compare(binding, _token_binding(user)):
+            raise exceptions.AuthenticationFailed(INVALID_TOKEN)
         return user, APP
 
     def authenticate_header(self, request: Request) -> str:

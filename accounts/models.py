@@ -24,6 +24,12 @@ class User(AbstractUser):
     """Signs in with e-mail (django-allauth); the username is generated."""
 
     email = models.EmailField("email address", unique=True)
+    # Bumped at each logout: the user tokens our pages were given stop working.
+    # db_default: rows written by code that predates the field still get a version.
+    token_version = models.PositiveIntegerField(default=0, db_default=0, editable=False)
+
+    def end_user_tokens(self) -> None:
+        User.objects.filter(pk=self.pk).update(token_version=models.F("token_version") + 1)
 
 
 def digest(raw_key: str) -> str:

@@ -5,7 +5,7 @@ import logging
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.db import transaction
-from django.http import HttpResponse, HttpResponseBadRequest, HttpResponseRedirect
+from django.http import HttpResponse, HttpResponseRedirect, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -22,6 +22,7 @@ from accounts.authentication import ApiKeyAuthentication
 from accounts.ratelimit import RateLimitedMixin
 from billing import credits, membership, schema, stripe_gateway, subscriptions, webhooks
 from billing.models import CreditAccount, CreditPack, Plan
+from config.errors import ApiError, error_body
 
 logger = logging.getLogger(__name__)
 
@@ -138,8 +139,9 @@ def checkout_cancel(request):
 def stripe_webhook(request):
     try:
         outcome = webhooks.receive(request.body, request.headers.get("Stripe-Signature"))
-    except stripe_gateway.InvalidWebhook:
-        return HttpResponseBadRequest("Invalid signature", content_type="text/plain")
+    except stripe_gateway.InvalidWebhook as exc:
+        error = ApiError(exc.message, field=exc.field)
+        return JsonResponse(error_body(error, 400), status=400)
     # A failed event is answered 500, so that Stripe delivers it again later.
     status = 500 if outcome == webhooks.FAILED else 200
     return HttpResponse(outcome, status=status, content_type="text/plain")

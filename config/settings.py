@@ -11,9 +11,11 @@ import os
 from pathlib import Path
 
 import dj_database_url
+from csp.constants import NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
 
 from config.env import env_bool, env_int, env_list, env_str
+from config.secret_file import load_or_create
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -22,8 +24,9 @@ SECRET_KEY = env_str("SECRET_KEY")
 if not SECRET_KEY:
     if not DEBUG and env_bool("REQUIRE_SECRET_KEY", False):
         raise ImproperlyConfigured("SECRET_KEY must be set in production")
-    # Embedded default only: fine for a laptop, refused where REQUIRE_SECRET_KEY=true.
-    SECRET_KEY = "insecure-embedded-default-change-me"  # noqa: S105
+    # Embedded defaults only: a random key made on first start, kept beside the
+    # SQLite database; refused where REQUIRE_SECRET_KEY=true.
+    SECRET_KEY = load_or_create(Path(env_str("SECRET_KEY_FILE", str(BASE_DIR / ".secret-key"))))
 
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]", "testserver"])
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS")
@@ -33,6 +36,14 @@ if HTTPS:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
     SESSION_COOKIE_SECURE = True
     CSRF_COOKIE_SECURE = True
+    # Plain-HTTP requests that reach the app are sent to https (the proxy must
+    # set X-Forwarded-Proto, or every request would loop).
+    SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", True)
+    # Browsers remember to use https only: a year by default; 0 turns it off.
+    SECURE_HSTS_SECONDS = env_int("HSTS_SECONDS", 31_536_000, minimum=0)
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("HSTS_INCLUDE_SUBDOMAINS", True)
+    # Opt-in: a domain on browsers' preload lists is hard to take off again.
+    SECURE_HSTS_PRELOAD = env_bool("HSTS_PRELOAD", False)
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -48,6 +59,7 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "allauth",
     "allauth.account",
+    "csp",
     "accounts",
     "billing",
     "removal",
@@ -63,7 +75,24 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "allauth.account.middleware.AccountMiddleware",
+    "csp.middleware.CSPMiddleware",
 ]
+
+# Content-Security-Policy (django-csp), on always: every script and style is a
+# file we serve, so nothing inline or from elsewhere is allowed to run.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF],
+        "style-src": [SELF],
+        # data: for the icons inside Swagger UI's CSS, blob: for the editor's images.
+        "img-src": [SELF, "data:", "blob:"],
+        "connect-src": [SELF],
+        "object-src": [NONE],
+        "base-uri": [SELF],
+        "frame-ancestors": [NONE],
+    }
+}
 
 ROOT_URLCONF = "config.urls"
 WSGI_APPLICATION = "config.wsgi.application"

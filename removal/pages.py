@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.shortcuts import render
 from django.utils import timezone
+from django.views.decorators.cache import never_cache
 
 from accounts.authentication import client_ip, network_of
 from billing.credits import available
@@ -28,5 +29,6 @@ def allowance(request) -> dict:
     return {"kind": "daily", "remaining": max(0, settings.ANONYMOUS_DAILY_LIMIT - used)}
 
 
+@never_cache  # the page embeds a user token: no cache or back button may keep it
 def editor(request):
     return render(request, "removal/editor.html", {"allowance": allowance(request)})

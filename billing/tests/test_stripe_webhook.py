@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 from unittest import mock
 
@@ -107,10 +108,53 @@ def test_an_unsigned_delivery_is_refused(client, stripe_keys, alice, customer, p
 
 def test_a_signature_from_long_ago_is_refused_as_a_replay(client, stripe_keys, alice, premium):
     body = event("customer.subscription.created", {"id": "sub_1"})
-    import json
-
     old = signature(json.dumps(body), stripe_keys, timestamp=unix(timezone.now()) - 3600)
     assert deliver(client, body, stripe_keys, **{"Stripe-Signature": old}).status_code == 400
+
+
+def test_a_signature_dated_beyond_the_tolerance_ahead_is_refused(
+    client, stripe_keys, alice, premium
+):
+    body = event("customer.subscription.created", {"id": "sub_1"})
+    payload = json.dumps(body)
+    ahead = signature(payload, stripe_keys, timestamp=unix(timezone.now()) + 3600)
+    response = deliver(client, body, stripe_keys, **{"Stripe-Signature": ahead})
+    assert response.status_code == 400
+    assert response.json() == {"error": "Invalid signature", "status": 400}
+    assert not StripeEvent.objects.exists()
+
+
+def test_a_signature_a_few_seconds_ahead_is_accepted(client, stripe_keys, customer, premium):
+    # Clocks differ a little between Stripe and us: within the tolerance is fine.
+    now = timezone.now()
+    body = event(
+        "customer.subscription.created",
+        subscription("sub_1", customer, PRICE, now, now + timedelta(days=30)),
+    )
+    skewed = signature(json.dumps(body), stripe_keys, timestamp=unix(now) + 10)
+    response = deliver(client, body, stripe_keys, **{"Stripe-Signature": skewed})
+    assert response.status_code == 200
+    assert StripeEvent.objects.get(event_id=body["id"]).processed_at is not None
+
+
+def test_a_signed_event_without_an_id_is_a_400_and_recorded_nowhere(
+    client, stripe_keys, alice, customer, premium
+):
+    now = timezone.now()
+    body = event(
+        "customer.subscription.created",
+        subscription("sub_1", customer, PRICE, now, now + timedelta(days=30)),
+    )
+    del body["id"]
+    response = deliver(client, body, stripe_keys)
+    assert response.status_code == 400
+    assert response.json() == {
+        "error": "A Stripe event must have an id",
+        "field": "id",
+        "status": 400,
+    }
+    assert not StripeEvent.objects.exists()
+    assert not Subscription.objects.exists()
 
 
 def test_an_unknown_event_type_is_answered_200_and_ignored(send):
