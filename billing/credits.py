@@ -225,30 +225,56 @@ def release(reservation: Reservation) -> None:
                 transaction.set_rollback(True)
 
 
+@dataclass(frozen=True)
+class Charged:
+    """What one metered request holds: a reservation per credit it costs."""
+
+    reservations: tuple[Reservation, ...]
+
+    @property
+    def charges(self) -> int:
+        return sum(r.charges for r in self.reservations)
+
+
 @contextmanager
 def metered(
-    caller, *, idempotency_key: str | None = None, fingerprint: Callable[[], str] | None = None
-) -> Iterator[Reservation]:
-    """Reserve a credit for the block; commit it if the block succeeds, else release it.
+    caller,
+    *,
+    idempotency_key: str | None = None,
+    fingerprint: Callable[[], str] | None = None,
+    cost: int = 1,
+) -> Iterator[Charged]:
+    """Reserve ``cost`` credits for the block; commit them if it succeeds, else release them.
 
     ``fingerprint`` computes what identifies the request; it runs only when an
-    Idempotency-Key is sent, to bind the key to that request.
+    Idempotency-Key is sent, to bind the key to that request. The first credit
+    carries the key; a replay takes none.
     """
     idempotency.check_key(idempotency_key)
-    reservation = reserve(
-        caller.user,
-        caller.channel,
-        ip=caller.address,
-        api_key=caller.api_key,
-        idempotency_key=idempotency_key,
-        fingerprint=fingerprint() if idempotency_key and fingerprint else "",
-    )
+    taken = [
+        reserve(
+            caller.user,
+            caller.channel,
+            ip=caller.address,
+            api_key=caller.api_key,
+            idempotency_key=idempotency_key,
+            fingerprint=fingerprint() if idempotency_key and fingerprint else "",
+        )
+    ]
     try:
-        yield reservation
+        # A model that costs more takes one reservation a credit: each is the same
+        # atomic step, and all are given back if any is refused.
+        while not taken[0].replay and len(taken) < cost:
+            taken.append(
+                reserve(caller.user, caller.channel, ip=caller.address, api_key=caller.api_key)
+            )
+        yield Charged(tuple(taken))
     except BaseException:
-        release(reservation)
+        for reservation in taken:
+            release(reservation)
         raise
-    commit(reservation)
+    for reservation in taken:
+        commit(reservation)
 
 
 def _reserve_anonymous(ip: str, key: str | None, fingerprint: str) -> Reservation:

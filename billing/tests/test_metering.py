@@ -139,3 +139,24 @@ def test_counters_use_the_documented_redis_keys(
     assert redis.get(f"user:{alice.pk}:billing_period_start") == str(cycle).encode()
     end = int(account.period_end.timestamp())
     assert redis.get(f"user:{alice.pk}:billing_period_end") == str(end).encode()
+
+
+def test_a_request_that_costs_two_credits_takes_both_or_none(alice):
+    from accounts.authentication import Caller
+    from billing.credits import metered
+    from config.errors import ApiError
+
+    put_on_plan(alice, included=1, prepaid=2)
+    caller = Caller(user=alice, channel="api", api_key=None, ip="127.0.0.1")
+    with metered(caller, cost=2) as charged:
+        pass
+    assert charged.charges == 2
+    assert committed(alice) == 2
+    assert [c.source for c in Charge.objects.order_by("pk")] == ["included", "prepaid"]
+
+    with pytest.raises(ApiError) as refused, metered(caller, cost=2):
+        pass  # one prepaid credit left: not enough
+    assert refused.value.status_code == 429
+    assert committed(alice) == 2
+    assert not Charge.objects.filter(status=Charge.RESERVED).exists()
+    assert account_for(alice).prepaid_balance == 1
