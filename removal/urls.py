@@ -6,5 +6,6 @@ from removal import pages, views
 
 urlpatterns = [
     path("rmbg", views.RemoveBackgroundView.as_view(), name="rmbg"),
+    path("api/models", views.ModelsView.as_view(), name="models"),
     path("editor/", pages.editor, name="editor"),
 ]

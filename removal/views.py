@@ -4,6 +4,7 @@ import base64
 import logging
 from pathlib import PurePath
 
+from django.conf import settings
 from django.http import HttpResponse
 from drf_spectacular.utils import extend_schema
 from rest_framework.parsers import FormParser, MultiPartParser
@@ -14,7 +15,7 @@ from rest_framework.views import APIView
 from accounts.ratelimit import RateLimitedMixin
 from billing import credits
 from config.errors import ApiError
-from removal import schema
+from removal import registry, schema
 from removal.imaging import UnreadableImage
 from removal.pipeline import Busy, RemovalResult, remove_background
 from removal.validation import parse_removal_request
@@ -94,3 +95,26 @@ def wants_json(accept: str) -> bool:
 
 def _ascii(name: str) -> str:
     return "".join(c if c.isascii() and c.isprintable() and c not in '"\\' else "_" for c in name)
+
+
+class ModelsView(RateLimitedMixin, APIView):
+    """GET /api/models: the models this server can run, default first."""
+
+    authentication_classes: list = []
+    permission_classes: list = []
+
+    @extend_schema(**schema.MODELS)
+    def get(self, request: Request) -> Response:
+        default = settings.REMOVAL_DEFAULT_MODEL
+        models = [
+            {
+                "name": spec.name,
+                "default": spec.name == default,
+                "family": spec.family.name,
+                "licence": spec.licence,
+                "credits": spec.credits,
+                "source": spec.source,
+            }
+            for spec in registry.installed().values()
+        ]
+        return Response({"default": default, "models": models})
