@@ -41,6 +41,7 @@ class RemovalOptions:
     exact_resize: bool = False
     angle: float = 0.0
     expand: bool = True
+    model: str = ""  # a name from removal.registry; empty: the server's default
 
 
 @dataclass(frozen=True)
@@ -87,7 +88,7 @@ def remove_background(data: bytes | BinaryIO, options: RemovalOptions) -> Remova
 
 def _render(owned: list[Image.Image], options: RemovalOptions) -> RemovalResult:
     """Render the single image in ``owned``, emptying the list to free it early."""
-    matte = get_model().predict(owned[0])
+    matte = get_model(options.model or None).predict(owned[0])
     out = matte if options.mask else cut_out(owned.pop(), matte)
     owned.clear()
     if options.angle % 360:

@@ -31,6 +31,12 @@ class RemovalForm(serializers.Serializer):
         default="false",
         help_text="`true` returns only the alpha matte (single channel).",
     )
+    model = serializers.CharField(
+        required=False,
+        help_text="The model: `u2netp` (fast, the default unless the operator chose "
+        "another) or another installed one, such as `isnet` (best quality, slower); "
+        "`GET /api/models` lists them with their credit cost. rembg.js never sends it.",
+    )
     bg_color = serializers.CharField(
         required=False,
         help_text="Fill the background: `#RGB`, `#RGBA`, `#RRGGBB`, `#RRGGBBAA` or a CSS "

@@ -14,11 +14,12 @@ from functools import cached_property
 from pathlib import PurePath
 from typing import Any
 
+from django.conf import settings
 from django.core.files.uploadedfile import UploadedFile
 from PIL import ImageColor
 
 from config.errors import FieldError, InvalidInput, parse_integer
-from removal import imaging
+from removal import imaging, registry
 from removal.pipeline import Color, RemovalOptions
 
 MAX_UPLOAD_BYTES = 50 * 1024 * 1024
@@ -62,6 +63,7 @@ def parse_removal_request(data: Any, files: Any) -> RemovalRequest:
     mask = _flag(data, "mask", False, errors)
     exact_resize = _flag(data, "exact_resize", False, errors)
     expand = _flag(data, "expand", True, errors)
+    model = _model(data, errors)
     _flag(data, "return_base64", False, errors)  # accepted; see the view
     if mask and bg_color is not None:
         errors.append(
@@ -82,6 +84,7 @@ def parse_removal_request(data: Any, files: Any) -> RemovalRequest:
         exact_resize=exact_resize,
         angle=angle,
         expand=expand,
+        model=model,
     )
     return RemovalRequest(image=image, options=options)
 
@@ -258,6 +261,21 @@ def parse_color(raw: str) -> Color | None:
         r, g, b = ImageColor.getrgb(raw.lower())[:3]
         return (r, g, b, 255)
     return None
+
+
+def _model(data: Any, errors: list[FieldError]) -> str:
+    """The model's name; a request that names none gets the server's default."""
+    installed = registry.installed()
+    raw = _value(data, "model")
+    if raw is None:
+        return settings.REMOVAL_DEFAULT_MODEL
+    name = raw.lower()
+    if name not in installed:
+        errors.append(
+            FieldError("model", f"Invalid model '{raw}'. Available models: {', '.join(installed)}")
+        )
+        return settings.REMOVAL_DEFAULT_MODEL
+    return name
 
 
 def _flag(data: Any, name: str, default: bool, errors: list[FieldError]) -> bool:

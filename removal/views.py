@@ -35,8 +35,12 @@ class RemoveBackgroundView(RateLimitedMixin, APIView):
         caller = self.caller
         removal = parse_removal_request(request.data, request.FILES)
         idempotency_key = request.headers.get("Idempotency-Key")
+        cost = registry.all_models()[removal.options.model].credits
         with credits.metered(
-            caller, idempotency_key=idempotency_key, fingerprint=lambda: removal.fingerprint
+            caller,
+            idempotency_key=idempotency_key,
+            fingerprint=lambda: removal.fingerprint,
+            cost=cost,
         ) as reservation:
             result = self.remove(removal)
         logger.info(
