@@ -43,6 +43,7 @@ def test_rmbg_documents_every_field_with_its_default(spec):
         "exact_resize",
         "angle",
         "expand",
+        "model",
         "return_base64",
     }
     assert fields["required"] == ["image"]
