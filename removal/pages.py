@@ -10,6 +10,7 @@ from django.views.decorators.cache import never_cache
 from accounts.authentication import client_ip, network_of
 from billing.credits import available
 from billing.models import AnonymousUsage, CreditAccount
+from removal import registry
 
 
 def allowance(request) -> dict:
@@ -29,6 +30,24 @@ def allowance(request) -> dict:
     return {"kind": "daily", "remaining": max(0, settings.ANONYMOUS_DAILY_LIMIT - used)}
 
 
+QUALITY = {"u2net": "Fast", "isnet": "Best"}
+
+
+def model_choices() -> list[dict]:
+    """The quality choice the editor offers when the server has more than one model."""
+    return [
+        {
+            "name": spec.name,
+            "label": QUALITY.get(spec.family.name, spec.name),
+            "credits": spec.credits,
+            "licence": spec.licence,
+            "default": spec.name == settings.REMOVAL_DEFAULT_MODEL,
+        }
+        for spec in registry.installed().values()
+    ]
+
+
 @never_cache  # the page embeds a user token: no cache or back button may keep it
 def editor(request):
-    return render(request, "removal/editor.html", {"allowance": allowance(request)})
+    context = {"allowance": allowance(request), "models": model_choices()}
+    return render(request, "removal/editor.html", context)

@@ -35,6 +35,8 @@
     const form = new FormData();
     form.append("image", file, file.name || "image.png");
     form.append("format", "png");
+    const model = document.querySelector('input[name="model"]:checked');
+    if (model) form.append("model", model.value);
     const xhr = new XMLHttpRequest();
     xhr.open("POST", root.dataset.api);
     xhr.responseType = "blob";
@@ -151,6 +153,14 @@
   $("split").addEventListener("input", split);
   $("download").addEventListener("click", download);
   $("reset").addEventListener("click", () => { show($("workspace"), false); state.cutout = null; zone.focus(); });
+
+  // The quality choice is remembered between visits (when the model is still offered).
+  const QUALITY_KEY = "cutout.model";
+  const remembered = document.querySelector(`input[name="model"][value="${CSS.escape(localStorage.getItem(QUALITY_KEY) || "")}"]`);
+  if (remembered) remembered.checked = true;
+  document.querySelectorAll('input[name="model"]').forEach((radio) => {
+    radio.addEventListener("change", () => localStorage.setItem(QUALITY_KEY, radio.value));
+  });
 
   if (new URLSearchParams(location.search).has("handoff") && typeof CutoutHandoff !== "undefined") {
     CutoutHandoff.take().then((file) => { if (file) upload(file); }).catch(() => {});
