@@ -157,3 +157,17 @@ def test_it_answers_503_when_no_slot_frees_up(fresh_model, rmbg, small_car_jpeg)
         "error": "The server is busy. Please retry in a few seconds.",
         "status": 503,
     }
+
+
+def test_light_sessions_share_one_arena_and_isnet_keeps_none(fresh_model, settings):
+    from removal import registry
+
+    settings.REMOVAL_SHARED_ARENA = True
+    light = inference.get_model("u2netp")
+    for session in (light.solo, light.shared):
+        options = session.get_session_options()
+        assert options.get_session_config_entry("session.use_env_allocators") == "1"
+    if registry.all_models()["isnet"].installed:
+        heavy = inference.get_model("isnet")
+        assert heavy.solo is heavy.shared  # one session: one image at a time, every core
+        assert not heavy.solo.get_session_options().enable_cpu_mem_arena
