@@ -208,9 +208,13 @@ class Server:
 class Client:
     """POSTs one image to a server; one requests.Session per thread."""
 
-    def __init__(self, server: Server, api_key: str | None):
+    # Our model names, and what rembg calls a session of the same file.
+    REMBG_MODELS = {"u2netp": "u2netp", "isnet": "isnet-general-use"}
+
+    def __init__(self, server: Server, api_key: str | None, model: str = "u2netp"):
         self.server = server
         self.api_key = api_key
+        self.model = model
         self._local = threading.local()
 
     def _session(self):
@@ -227,12 +231,12 @@ class Client:
         if self.server.kind == "ours":
             url = f"{self.server.url}/rmbg"
             files = {"image": ("image.jpg", data, "image/jpeg")}
-            form = {"format": fmt}
+            form = {"format": fmt, "model": self.model}
             headers = {"x-api-key": self.api_key} if self.api_key else {}
         else:
             url = f"{self.server.url}/api/remove"
             files = {"file": ("image.jpg", data, "image/jpeg")}
-            form = {"model": "u2netp"}
+            form = {"model": self.REMBG_MODELS[self.model]}
             headers = {}
         start = time.perf_counter()
         response = self._session().post(
