@@ -1,11 +1,10 @@
-"""Validation of a POST /rmbg request: every error is collected, none is fatal early.
+"""Validation of a POST /rmbg request: one error per field, every field checked.
 
 The messages are rembg.com's, word for word.
 """
 
 from __future__ import annotations
 
-import math
 import re
 from dataclasses import dataclass
 from pathlib import PurePath
@@ -14,7 +13,7 @@ from typing import Any
 from django.core.files.uploadedfile import UploadedFile
 from PIL import ImageColor
 
-from config.errors import FieldError, InvalidInput, parse_integer
+from config.errors import FieldError, InvalidInput, parse_integer, parse_number
 from removal import imaging
 from removal.pipeline import Color, RemovalOptions
 
@@ -69,17 +68,27 @@ def parse_removal_request(data: Any, files: Any) -> RemovalRequest:
 
 
 def _check_image(data: Any, files: Any, errors: list[FieldError]) -> UploadedFile | None:
+    """The upload, or None with one error: the first check of the field that fails."""
+    found: list[FieldError] = []
     upload = files.get("image")
     if upload is None:
-        if "image" in data:
-            # A file part with an empty filename arrives as a plain field.
-            message = "No file selected. Please choose an image file to upload."
-        else:
-            message = "No image file provided. Please include an 'image' field in your form data."
-        errors.append(FieldError("image", message))
-        return None
+        found.append(FieldError("image", _missing_message(data)))
+    else:
+        _check_upload(upload, found)
+    # One error per field, as rembg.com answers: a later check repeats the first failure.
+    errors.extend(found[:1])
+    return None if found else upload
 
-    found = len(errors)
+
+def _missing_message(data: Any) -> str:
+    if "image" in data:
+        # A file part with an empty filename arrives as a plain field.
+        return "No file selected. Please choose an image file to upload."
+    return "No image file provided. Please include an 'image' field in your form data."
+
+
+def _check_upload(upload: UploadedFile, errors: list[FieldError]) -> None:
+    """extension -> empty -> signature -> size -> dimensions; stops at the first failure."""
     suffix = PurePath(upload.name or "").suffix.lower().lstrip(".")
     if suffix and suffix not in ALLOWED_EXTENSIONS:
         errors.append(
@@ -89,9 +98,17 @@ def _check_image(data: Any, files: Any, errors: list[FieldError]) -> UploadedFil
                 f"Allowed formats: {', '.join(ALLOWED_EXTENSIONS)}",
             )
         )
+        return
     if upload.size == 0:
         errors.append(FieldError("image", "Uploaded file is empty (0 bytes)."))
-        return None
+        return
+    upload.seek(0)
+    fmt = imaging.sniff_format(upload.read(16))
+    if fmt is None:
+        errors.append(
+            FieldError("image", "File does not appear to be a valid image (invalid file signature)")
+        )
+        return
     if upload.size > MAX_UPLOAD_BYTES:
         errors.append(
             FieldError(
@@ -100,15 +117,8 @@ def _check_image(data: Any, files: Any, errors: list[FieldError]) -> UploadedFil
                 f"the maximum allowed size of {MAX_UPLOAD_BYTES // (1024 * 1024)} MB.",
             )
         )
-    upload.seek(0)
-    fmt = imaging.sniff_format(upload.read(16))
-    if fmt is None:
-        errors.append(
-            FieldError("image", "File does not appear to be a valid image (invalid file signature)")
-        )
-        return None
+        return
     _check_dimensions(upload, fmt, errors)
-    return upload if len(errors) == found else None
 
 
 def _check_dimensions(upload: UploadedFile, fmt: str, errors: list[FieldError]) -> None:
@@ -180,12 +190,8 @@ def _angle(data: Any, errors: list[FieldError]) -> float:
     raw = _value(data, "angle")
     if raw is None:
         return 0.0
-    try:
-        value = float(raw)
-    except ValueError:
-        value = math.nan
-    if math.isnan(value):
-        errors.append(FieldError("angle", f"'angle' must be a number, got: '{raw}'"))
+    value = parse_number("angle", raw, errors)
+    if value is None:
         return 0.0
     if not -360 <= value <= 360:
         errors.append(
