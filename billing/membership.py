@@ -31,9 +31,9 @@ class UsageQuery:
 
 def parse_query(params) -> UsageQuery:
     now = timezone.now()
-    if _flag(params, "listBillingCycles", []):
-        return UsageQuery(now.year, now.month, None, False, True)
     errors: list[FieldError] = []
+    if _flag(params, "listBillingCycles", errors):
+        return UsageQuery(now.year, now.month, None, False, True)
     year = _integer(params, "year", *YEARS, errors)
     month = _integer(params, "month", 1, 12, errors)
     start_unix = _integer(params, "periodStartUnix", *PERIOD_STARTS, errors)
@@ -59,7 +59,7 @@ def parse_query(params) -> UsageQuery:
 
 def _integer(params, name: str, low: int, high: int, errors: list[FieldError]) -> int | None:
     raw = params.get(name)
-    if raw is None or raw == "":
+    if raw is None:
         return None
     value = parse_integer(name, raw, errors)
     if value is None:
@@ -72,7 +72,7 @@ def _integer(params, name: str, low: int, high: int, errors: list[FieldError]) -
 
 def _flag(params, name: str, errors: list[FieldError]) -> bool:
     raw = params.get(name)
-    if raw is None or raw == "":
+    if raw is None:
         return False
     if raw.lower() not in FLAGS:
         errors.append(FieldError(name, f"'{name}' must be 1, true, 0 or false, got: '{raw}'"))

@@ -322,7 +322,7 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
-    "ENUM_NAME_OVERRIDES": {"BooleanFlagEnum": ["true", "false"]},
+    "ENUM_NAME_OVERRIDES": {"BooleanFlagEnum": "removal.validation.FLAG_VALUES"},
 }
 
 LOGGING = {

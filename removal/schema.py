@@ -6,10 +6,44 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import (
     OpenApiExample,
     OpenApiParameter,
+    OpenApiRequest,
     OpenApiResponse,
+    extend_schema_field,
     inline_serializer,
 )
+from PIL import ImageColor
 from rest_framework import serializers
+
+from removal.validation import FLAG_VALUES, OUTPUT_FORMATS
+
+# What the server accepts, so that a request valid by the spec is never refused
+# (schemathesis checks both ways). Names are accepted in any case; the spec lists them
+# lower-case. An empty value counts as absent, which is what "Try it out" sends.
+_COLOR_PATTERN = (
+    r"^(|#([0-9a-fA-F]{3,4}|[0-9a-fA-F]{6}|[0-9a-fA-F]{8})|transparent|"
+    + "|".join(sorted(ImageColor.colormap))
+    + ")$"
+)
+
+
+IMAGE_MEDIA_TYPES = ("image/png", "image/jpeg", "image/webp", "image/bmp")
+
+
+@extend_schema_field({"type": "string", "enum": [*FLAG_VALUES]})
+class FlagField(serializers.Field):
+    """`true`/`false` as rembg.js sends them, and the other spellings the server reads."""
+
+
+@extend_schema_field(
+    {"type": "string", "enum": [v for f in OUTPUT_FORMATS for v in (f, f.lower())]}
+)
+class FormatField(serializers.Field):
+    """Any case: rembg.js sends `png` and `webp`."""
+
+
+@extend_schema_field({"type": "string", "pattern": _COLOR_PATTERN})
+class ColorField(serializers.Field):
+    pass
 
 
 class RemovalForm(serializers.Serializer):
@@ -18,23 +52,23 @@ class RemovalForm(serializers.Serializer):
         "and 10000 px per side. Animated images use their first frame; EXIF "
         "orientation is applied."
     )
-    format = serializers.ChoiceField(
-        choices=["PNG", "JPEG", "JPG", "WEBP", "BMP"],
+    format = FormatField(
         required=False,
         default="WEBP",
         help_text="Output format, any case. JPEG and BMP have no alpha: the background "
         "is `bg_color`, else white.",
     )
-    mask = serializers.ChoiceField(
-        choices=["true", "false"],
+    mask = FlagField(
         required=False,
         default="false",
         help_text="`true` returns only the alpha matte (single channel).",
     )
-    bg_color = serializers.CharField(
+    bg_color = ColorField(
         required=False,
-        help_text="Fill the background: `#RGB`, `#RGBA`, `#RRGGBB`, `#RRGGBBAA` or a CSS "
-        "colour name (`red`, `lightblue`...). Not with `mask=true`.",
+        default="",
+        help_text="Fill the background: `#RGB`, `#RGBA`, `#RRGGBB`, `#RRGGBBAA`, a CSS "
+        "colour name (`red`, `lightblue`...) or `transparent`; empty for none. "
+        "Not with `mask=true`.",
     )
     w = serializers.IntegerField(
         required=False,
@@ -51,8 +85,7 @@ class RemovalForm(serializers.Serializer):
         max_value=10000,
         help_text="Target height in px; `0` keeps the size.",
     )
-    exact_resize = serializers.ChoiceField(
-        choices=["true", "false"],
+    exact_resize = FlagField(
         required=False,
         default="false",
         help_text="`true` forces exactly w x h, ignoring the aspect ratio.",
@@ -65,15 +98,13 @@ class RemovalForm(serializers.Serializer):
         help_text="Rotation in degrees; positive turns counter-clockwise, negative "
         "clockwise. Applied before resizing, so `w`/`h` bound the final image.",
     )
-    expand = serializers.ChoiceField(
-        choices=["true", "false"],
+    expand = FlagField(
         required=False,
         default="true",
         help_text="`true` enlarges the canvas so a rotated image is not cropped "
         "(new corners are transparent, or `bg_color`); `false` keeps the original canvas.",
     )
-    return_base64 = serializers.ChoiceField(
-        choices=["true", "false"],
+    return_base64 = FlagField(
         required=False,
         default="false",
         help_text="Accepted for rembg.js compatibility (it encodes on its side): a multipart "
@@ -126,12 +157,19 @@ RMBG = {
     "parameters": [
         OpenApiParameter(
             "Idempotency-Key",
-            str,
+            {"type": "string", "minLength": 1, "maxLength": 255},
             OpenApiParameter.HEADER,
-            description="A unique string (≤ 255 chars): a retry within 24 h is not charged twice.",
+            description="A unique string (1 to 255 chars): a retry within 24 h is not "
+            "charged twice.",
         )
     ],
-    "request": {"multipart/form-data": RemovalForm},
+    # The image part's content types, so that clients and fuzzers send a real image.
+    "request": {
+        "multipart/form-data": OpenApiRequest(
+            RemovalForm,
+            encoding={"image": {"contentType": ", ".join(IMAGE_MEDIA_TYPES)}},
+        )
+    },
     "responses": {
         (200, "image/webp"): OpenApiResponse(OpenApiTypes.BINARY, description="The cut-out."),
         (200, "image/png"): OpenApiResponse(OpenApiTypes.BINARY),

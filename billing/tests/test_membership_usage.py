@@ -114,12 +114,24 @@ def test_period_start_with_year_or_month_is_a_400(get):
             "periodStartUnix",
             "'periodStartUnix' must be an integer, got: '1_735_689_600'",
         ),
+        # An empty value is not absent: the spec could not say so.
+        ({"year": ""}, "year", "'year' must be an integer, got: ''"),
+        (
+            {"includeBillingCycle": ""},
+            "includeBillingCycle",
+            "'includeBillingCycle' must be 1, true, 0 or false, got: ''",
+        ),
         ({"month": "13"}, "month", "'month' must be between 1 and 12, got: 13"),
         ({"month": "0"}, "month", "'month' must be between 1 and 12, got: 0"),
         (
             {"periodStartUnix": "soon"},
             "periodStartUnix",
             "'periodStartUnix' must be an integer, got: 'soon'",
+        ),
+        (
+            {"listBillingCycles": "maybe"},
+            "listBillingCycles",
+            "'listBillingCycles' must be 1, true, 0 or false, got: 'maybe'",
         ),
         (
             {"includeBillingCycle": "maybe"},
