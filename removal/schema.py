@@ -14,7 +14,7 @@ from drf_spectacular.utils import (
 from PIL import ImageColor
 from rest_framework import serializers
 
-from removal.validation import FLAG_VALUES, OUTPUT_FORMATS
+from removal.validation import FLAG_VALUES
 
 # What the server accepts, so that a request valid by the spec is never refused
 # (schemathesis checks both ways). Names are accepted in any case; the spec lists them
@@ -34,13 +34,6 @@ class FlagField(serializers.Field):
     """`true`/`false` as rembg.js sends them, and the other spellings the server reads."""
 
 
-@extend_schema_field(
-    {"type": "string", "enum": [v for f in OUTPUT_FORMATS for v in (f, f.lower())]}
-)
-class FormatField(serializers.Field):
-    """Any case: rembg.js sends `png` and `webp`."""
-
-
 @extend_schema_field({"type": "string", "pattern": _COLOR_PATTERN})
 class ColorField(serializers.Field):
     pass
@@ -52,7 +45,9 @@ class RemovalForm(serializers.Serializer):
         "and 10000 px per side. Animated images use their first frame; EXIF "
         "orientation is applied."
     )
-    format = FormatField(
+    # Upper case only: generated clients make an enum of it, and PNG/png would clash.
+    format = serializers.ChoiceField(
+        choices=["PNG", "JPEG", "JPG", "WEBP", "BMP"],
         required=False,
         default="WEBP",
         help_text="Output format, any case. JPEG and BMP have no alpha: the background "
