@@ -140,8 +140,9 @@ RMBG = {
         "Send an image as multipart form data; get the cut-out back as raw image bytes "
         "(`Content-Type` image/webp by default) with `X-Width` and `X-Height` headers. "
         "A client whose `Accept` header asks for `application/json` only gets "
-        "`{image (base64), format, width, height}` instead. "
-        "All validation errors are reported together.\n\n"
+        "`{image (base64), format, width, height}` instead (what generated clients "
+        "read). Validation reports one error per field (its first failing check) and every "
+        "field with an error at once.\n\n"
         "**Who pays**: with `x-api-key`, one credit of that account (`api` usage); signed "
         "in on this site, one of yours (`app` usage); with neither, the anonymous daily "
         "allowance of your IP. Only a successful request costs a credit "
@@ -229,6 +230,10 @@ RMBG = {
         ),
         409: OpenApiResponse(
             ERROR_BODY, description="A request with this Idempotency-Key is still running."
+        ),
+        422: OpenApiResponse(
+            ERROR_BODY,
+            description="This Idempotency-Key was already used for a different request.",
         ),
         429: OpenApiResponse(
             ERROR_BODY,
