@@ -21,9 +21,9 @@ MAX_UPLOAD_BYTES = 50 * 1024 * 1024
 ALLOWED_EXTENSIONS = ("webp", "bmp", "png", "jpg", "jpeg")
 OUTPUT_FORMATS = {"PNG": "PNG", "JPEG": "JPEG", "JPG": "JPEG", "WEBP": "WEBP", "BMP": "BMP"}
 _HEX = re.compile(r"#([0-9a-fA-F]{3,4}|[0-9a-fA-F]{6}|[0-9a-fA-F]{8})")
-_TRUE = ("true", "1", "yes", "on")
-_FALSE = ("false", "0", "no", "off")
-FLAG_VALUES = _TRUE + _FALSE  # in any case
+TRUE_VALUES = ("true", "1", "yes", "on")
+FALSE_VALUES = ("false", "0", "no", "off")
+FLAG_VALUES = TRUE_VALUES + FALSE_VALUES  # in any case
 
 
 @dataclass(frozen=True)
@@ -253,9 +253,9 @@ def _flag(data: Any, name: str, default: bool, errors: list[FieldError]) -> bool
     raw = _value(data, name)
     if raw is None:
         return default
-    if raw.lower() in _TRUE:
+    if raw.lower() in TRUE_VALUES:
         return True
-    if raw.lower() in _FALSE:
+    if raw.lower() in FALSE_VALUES:
         return False
     errors.append(FieldError(name, f"'{name}' must be true or false, got: '{raw}'"))
     return default

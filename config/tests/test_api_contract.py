@@ -19,7 +19,7 @@ from PIL import Image
 
 from billing.credits import grant_prepaid
 from billing.membership import TRUTHY
-from removal.validation import _TRUE as TRUE
+from removal.validation import TRUE_VALUES
 
 pytestmark = pytest.mark.django_db
 
@@ -94,7 +94,7 @@ def as_documented(case) -> None:
     if isinstance(body, dict):
         small_output(body)
         # "bg_color: not with mask=true" is prose too.
-        if str(body.get("mask")).lower() in TRUE and body.get("bg_color"):
+        if str(body.get("mask")).lower() in TRUE_VALUES and body.get("bg_color"):
             del body["bg_color"]
 
 
