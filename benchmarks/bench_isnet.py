@@ -160,7 +160,9 @@ def main() -> None:
         print(json.dumps({"ours": child_ours, "rembg": child_rembg}[mode](json.loads(spec))))
         return
 
-    env = dict(os.environ, DJANGO_SETTINGS_MODULE="config.settings", ANONYMOUS_DAILY_LIMIT="1000000")
+    env = dict(
+        os.environ, DJANGO_SETTINGS_MODULE="config.settings", ANONYMOUS_DAILY_LIMIT="1000000"
+    )
     model = isnet_path()
     reps = {"1024x768": args.reps, "4000x3000": args.big_reps}
     rows = []
@@ -205,10 +207,14 @@ def report(rows: list[dict], first: float, http: float) -> None:
     print(f"4000x3000 peak RSS {big['ours_peak'] / gib:.2f} GiB (target <= 1.5)")
     if "rembg_peak" in big:
         print(f"rembg 4000x3000 peak RSS {big['rembg_peak'] / gib:.2f} GiB")
-    print(f"HTTP / in-process, 1024x768: {http:.2f} / {small['ours']:.2f} s = "
-          f"{ratio(http, small['ours']):.3f} (target <= 1.05)")
-    print(f"first isnet request / steady, HTTP: {first:.2f} / {http:.2f} s = "
-          f"{ratio(first, http):.2f} (target <= 1.2)")
+    print(
+        f"HTTP / in-process, 1024x768: {http:.2f} / {small['ours']:.2f} s = "
+        f"{ratio(http, small['ours']):.3f} (target <= 1.05)"
+    )
+    print(
+        f"first isnet request / steady, HTTP: {first:.2f} / {http:.2f} s = "
+        f"{ratio(first, http):.2f} (target <= 1.2)"
+    )
 
 
 if __name__ == "__main__":

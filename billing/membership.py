@@ -15,7 +15,10 @@ from config.errors import FieldError, InvalidInput, parse_integer
 
 TRUTHY = {"1", "true"}
 FLAGS = TRUTHY | {"0", "false"}
-EXPAND_FLAGS = {"billing_cycle"}
+# The last month reported must end before year 10000, the end of Python's datetime:
+# December 9999 would end in year 10000.
+YEARS = (1, 9998)
+PERIOD_STARTS = (0, int(datetime(9998, 12, 31, 23, 59, 59, tzinfo=UTC).timestamp()))
 
 
 @dataclass(frozen=True)
@@ -29,23 +32,20 @@ class UsageQuery:
 
 def parse_query(params) -> UsageQuery:
     now = timezone.now()
-    if _flag(params, "listBillingCycles", []):
-        return UsageQuery(now.year, now.month, None, False, True)
     errors: list[FieldError] = []
-    year = _integer(params, "year", 1, 9999, errors)
+    if _flag(params, "listBillingCycles", errors):
+        return UsageQuery(now.year, now.month, None, False, True)
+    year = _integer(params, "year", *YEARS, errors)
     month = _integer(params, "month", 1, 12, errors)
-    start_unix = _integer(params, "periodStartUnix", 0, 253402300799, errors)
+    start_unix = _integer(params, "periodStartUnix", *PERIOD_STARTS, errors)
     if start_unix is not None and (params.get("year") or params.get("month")):
         errors.append(
             FieldError(
                 "periodStartUnix", "'periodStartUnix' cannot be combined with 'year' or 'month'"
             )
         )
-    expand = {f.strip() for f in params.get("expand", "").split(",") if f.strip()}
-    for unknown in sorted(expand - EXPAND_FLAGS):
-        errors.append(
-            FieldError("expand", f"Invalid expand value '{unknown}'. Allowed: billing_cycle")
-        )
+    # A list of flags, as rembg.com reads it: flags it does not know are ignored.
+    expand = {f.strip() for f in params.get("expand", "").split(",")}
     include = _flag(params, "includeBillingCycle", errors)
     if errors:
         raise InvalidInput(errors)
@@ -60,7 +60,7 @@ def parse_query(params) -> UsageQuery:
 
 def _integer(params, name: str, low: int, high: int, errors: list[FieldError]) -> int | None:
     raw = params.get(name)
-    if raw is None or raw == "":
+    if raw is None:
         return None
     value = parse_integer(name, raw, errors)
     if value is None:
@@ -73,7 +73,7 @@ def _integer(params, name: str, low: int, high: int, errors: list[FieldError]) -
 
 def _flag(params, name: str, errors: list[FieldError]) -> bool:
     raw = params.get(name)
-    if raw is None or raw == "":
+    if raw is None:
         return False
     if raw.lower() not in FLAGS:
         errors.append(FieldError(name, f"'{name}' must be 1, true, 0 or false, got: '{raw}'"))

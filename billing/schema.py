@@ -7,10 +7,12 @@ from drf_spectacular.utils import (
     OpenApiExample,
     OpenApiParameter,
     OpenApiResponse,
+    PolymorphicProxySerializer,
     inline_serializer,
 )
 from rest_framework import serializers
 
+from billing.membership import FLAGS, PERIOD_STARTS, YEARS
 from removal.schema import ERROR_BODY
 
 CYCLE = {
@@ -34,6 +36,8 @@ BILLING_CYCLE = inline_serializer(
             help_text="true when the period comes from Stripe, false for a calendar month"
         ),
     },
+    required=False,
+    help_text="Only with expand=billing_cycle or includeBillingCycle.",
 )
 
 USAGE = inline_serializer(
@@ -45,12 +49,35 @@ USAGE = inline_serializer(
         "app_usage": serializers.IntegerField(help_text="Images from the web app."),
         "api_usage": serializers.IntegerField(help_text="Images from API keys."),
         "billingCycle": BILLING_CYCLE,
+    },
+)
+
+CYCLES = inline_serializer(
+    "BillingCycleList",
+    fields={
         "billingCycles": serializers.ListField(
             child=inline_serializer("BillingCycleSummary", fields=CYCLE),
-            help_text="Only with listBillingCycles, and then alone.",
+            help_text="Newest first.",
         ),
     },
 )
+
+# Two bodies: the report, or (listBillingCycles) the cycles alone. Neither has the
+# other's keys, so a client or a validator tells them apart by their required keys.
+USAGE_OR_CYCLES = PolymorphicProxySerializer(
+    component_name="MembershipUsageResponse",
+    serializers=[USAGE, CYCLES],
+    resource_type_field_name=None,
+)
+
+
+def _integer(low: int, high: int) -> dict:
+    # The server reads ASCII digits only (config.errors.parse_integer).
+    return {"type": "integer", "minimum": low, "maximum": high}
+
+
+# Any case, as billing.membership reads them.
+_FLAG = {"type": "string", "enum": sorted(FLAGS)}
 
 MEMBERSHIP_USAGE = {
     "operation_id": "membershipUsage",
@@ -63,20 +90,29 @@ MEMBERSHIP_USAGE = {
         "only `billingCycles`, newest first, and ignores everything else."
     ),
     "parameters": [
-        OpenApiParameter("year", OpenApiTypes.INT, description="1–9999, UTC calendar year."),
-        OpenApiParameter("month", OpenApiTypes.INT, description="1–12."),
         OpenApiParameter(
-            "periodStartUnix", OpenApiTypes.INT, description="Start of a billing period (unix s)."
+            "year",
+            _integer(*YEARS),
+            description="UTC calendar year (December 9999 would end in year 10000).",
+        ),
+        OpenApiParameter("month", _integer(1, 12), description="UTC calendar month."),
+        OpenApiParameter(
+            "periodStartUnix",
+            _integer(*PERIOD_STARTS),
+            description="Start of a billing period (unix s).",
         ),
         OpenApiParameter(
-            "expand", OpenApiTypes.STR, description="Comma-separated flags: billing_cycle."
+            "expand",
+            OpenApiTypes.STR,
+            description="Comma-separated flags; `billing_cycle` adds `billingCycle`, "
+            "flags it does not know are ignored.",
         ),
-        OpenApiParameter("includeBillingCycle", OpenApiTypes.STR, enum=["1", "true", "0", "false"]),
-        OpenApiParameter("listBillingCycles", OpenApiTypes.STR, enum=["1", "true", "0", "false"]),
+        OpenApiParameter("includeBillingCycle", _FLAG),
+        OpenApiParameter("listBillingCycles", _FLAG),
     ],
     "responses": {
         200: OpenApiResponse(
-            USAGE,
+            USAGE_OR_CYCLES,
             examples=[
                 OpenApiExample(
                     "Current month with its billing cycle",

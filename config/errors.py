@@ -7,6 +7,8 @@ Several errors: {"error": "Multiple validation errors",
 
 from __future__ import annotations
 
+import math
+import re
 from dataclasses import dataclass
 
 from rest_framework import exceptions, status
@@ -19,13 +21,31 @@ class FieldError:
     message: str
 
 
+# ASCII only: int() and float() also take other scripts' digits ("٣" is 3), full-width
+# digits, underscores and surrounding spaces, none of which the API accepts.
+_INTEGER = re.compile(r"[+-]?[0-9]+")
+_NUMBER = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
+
+
 def parse_integer(name: str, raw: str, errors: list[FieldError]) -> int | None:
     """``raw`` as an integer; None, with the error collected, when it is not one."""
-    try:
-        return int(raw)
-    except ValueError:
-        errors.append(FieldError(name, f"'{name}' must be an integer, got: '{raw}'"))
-        return None
+    if _INTEGER.fullmatch(raw):
+        try:
+            return int(raw)
+        except ValueError:  # more digits than Python converts; no valid value is that long
+            pass
+    errors.append(FieldError(name, f"'{name}' must be an integer, got: '{raw}'"))
+    return None
+
+
+def parse_number(name: str, raw: str, errors: list[FieldError]) -> float | None:
+    """``raw`` as a finite decimal number; None, with the error collected, when it is not."""
+    if _NUMBER.fullmatch(raw):
+        value = float(raw)
+        if math.isfinite(value):
+            return value
+    errors.append(FieldError(name, f"'{name}' must be a number, got: '{raw}'"))
+    return None
 
 
 class ApiError(exceptions.APIException):

@@ -382,7 +382,11 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
-    "ENUM_NAME_OVERRIDES": {"BooleanFlagEnum": ["true", "false"]},
+    "ENUM_NAME_OVERRIDES": {"BooleanFlagEnum": "removal.validation.FLAG_VALUES"},
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "removal.schema.installed_models",
+    ],
 }
 
 LOGGING = {

@@ -6,10 +6,59 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import (
     OpenApiExample,
     OpenApiParameter,
+    OpenApiRequest,
     OpenApiResponse,
+    extend_schema_field,
     inline_serializer,
 )
+from PIL import ImageColor
 from rest_framework import serializers
+
+from removal.validation import FLAG_VALUES
+
+# What the server accepts, so that a request valid by the spec is never refused
+# (schemathesis checks both ways). Names are accepted in any case; the spec lists them
+# lower-case. An empty value counts as absent, which is what "Try it out" sends.
+_COLOR_PATTERN = (
+    r"^(|#([0-9a-fA-F]{3,4}|[0-9a-fA-F]{6}|[0-9a-fA-F]{8})|transparent|"
+    + "|".join(sorted(ImageColor.colormap))
+    + ")$"
+)
+
+
+IMAGE_MEDIA_TYPES = ("image/png", "image/jpeg", "image/webp", "image/bmp")
+
+
+@extend_schema_field({"type": "string", "enum": [*FLAG_VALUES]})
+class FlagField(serializers.Field):
+    """`true`/`false` as rembg.js sends them, and the other spellings the server reads."""
+
+
+@extend_schema_field({"type": "string", "pattern": _COLOR_PATTERN})
+class ColorField(serializers.Field):
+    pass
+
+
+# The installed models are known when the spec is generated, not when this module
+# is imported: installed_models() fills in the enum.
+@extend_schema_field({"type": "string", "x-installed-models": True})
+class ModelField(serializers.Field):
+    pass
+
+
+def installed_models(result: dict, generator, request, public) -> dict:
+    """drf-spectacular post-processing hook: the `model` field lists the installed models."""
+    from django.conf import settings
+
+    from removal import registry
+
+    names = list(registry.installed())
+    for component in result.get("components", {}).get("schemas", {}).values():
+        for field in component.get("properties", {}).values():
+            if field.pop("x-installed-models", False):
+                field["enum"] = names
+                field["default"] = settings.REMOVAL_DEFAULT_MODEL
+    return result
 
 
 class RemovalForm(serializers.Serializer):
@@ -18,6 +67,7 @@ class RemovalForm(serializers.Serializer):
         "and 10000 px per side. Animated images use their first frame; EXIF "
         "orientation is applied."
     )
+    # Upper case only: generated clients make an enum of it, and PNG/png would clash.
     format = serializers.ChoiceField(
         choices=["PNG", "JPEG", "JPG", "WEBP", "BMP"],
         required=False,
@@ -25,22 +75,23 @@ class RemovalForm(serializers.Serializer):
         help_text="Output format, any case. JPEG and BMP have no alpha: the background "
         "is `bg_color`, else white.",
     )
-    mask = serializers.ChoiceField(
-        choices=["true", "false"],
+    mask = FlagField(
         required=False,
         default="false",
         help_text="`true` returns only the alpha matte (single channel).",
     )
-    model = serializers.CharField(
+    model = ModelField(
         required=False,
         help_text="The model: `u2netp` (fast, the default unless the operator chose "
         "another) or another installed one, such as `isnet` (best quality, slower); "
         "`GET /api/models` lists them with their credit cost. rembg.js never sends it.",
     )
-    bg_color = serializers.CharField(
+    bg_color = ColorField(
         required=False,
-        help_text="Fill the background: `#RGB`, `#RGBA`, `#RRGGBB`, `#RRGGBBAA` or a CSS "
-        "colour name (`red`, `lightblue`...). Not with `mask=true`.",
+        default="",
+        help_text="Fill the background: `#RGB`, `#RGBA`, `#RRGGBB`, `#RRGGBBAA`, a CSS "
+        "colour name (`red`, `lightblue`...) or `transparent`; empty for none. "
+        "Not with `mask=true`.",
     )
     w = serializers.IntegerField(
         required=False,
@@ -57,8 +108,7 @@ class RemovalForm(serializers.Serializer):
         max_value=10000,
         help_text="Target height in px; `0` keeps the size.",
     )
-    exact_resize = serializers.ChoiceField(
-        choices=["true", "false"],
+    exact_resize = FlagField(
         required=False,
         default="false",
         help_text="`true` forces exactly w x h, ignoring the aspect ratio.",
@@ -71,15 +121,13 @@ class RemovalForm(serializers.Serializer):
         help_text="Rotation in degrees; positive turns counter-clockwise, negative "
         "clockwise. Applied before resizing, so `w`/`h` bound the final image.",
     )
-    expand = serializers.ChoiceField(
-        choices=["true", "false"],
+    expand = FlagField(
         required=False,
         default="true",
         help_text="`true` enlarges the canvas so a rotated image is not cropped "
         "(new corners are transparent, or `bg_color`); `false` keeps the original canvas.",
     )
-    return_base64 = serializers.ChoiceField(
-        choices=["true", "false"],
+    return_base64 = FlagField(
         required=False,
         default="false",
         help_text="Accepted for rembg.js compatibility (it encodes on its side): a multipart "
@@ -120,8 +168,9 @@ RMBG = {
         "Send an image as multipart form data; get the cut-out back as raw image bytes "
         "(`Content-Type` image/webp by default) with `X-Width` and `X-Height` headers. "
         "A client whose `Accept` header asks for `application/json` only gets "
-        "`{image (base64), format, width, height}` instead. "
-        "All validation errors are reported together.\n\n"
+        "`{image (base64), format, width, height}` instead (what generated clients "
+        "read). Validation reports one error per field (its first failing check) and every "
+        "field with an error at once.\n\n"
         "**Who pays**: with `x-api-key`, one credit of that account (`api` usage); signed "
         "in on this site, one of yours (`app` usage); with neither, the anonymous daily "
         "allowance of your IP. Only a successful request costs a credit "
@@ -135,15 +184,21 @@ RMBG = {
     "parameters": [
         OpenApiParameter(
             "Idempotency-Key",
-            str,
+            {"type": "string", "minLength": 1, "maxLength": 255},
             OpenApiParameter.HEADER,
             description=(
-                "A unique string (≤ 255 chars) per request: a retry of the same request "
+                "A unique string (1 to 255 chars) per request: a retry of the same request "
                 "within 24 h is not charged twice; another request under it is a 422."
             ),
         )
     ],
-    "request": {"multipart/form-data": RemovalForm},
+    # The image part's content types, so that clients and fuzzers send a real image.
+    "request": {
+        "multipart/form-data": OpenApiRequest(
+            RemovalForm,
+            encoding={"image": {"contentType": ", ".join(IMAGE_MEDIA_TYPES)}},
+        )
+    },
     "responses": {
         (200, "image/webp"): OpenApiResponse(OpenApiTypes.BINARY, description="The cut-out."),
         (200, "image/png"): OpenApiResponse(OpenApiTypes.BINARY),

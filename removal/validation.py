@@ -1,4 +1,4 @@
-"""Validation of a POST /rmbg request: every error is collected, none is fatal early.
+"""Validation of a POST /rmbg request: one error per field, every field checked.
 
 The messages are rembg.com's, word for word.
 """
@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import math
 import re
 from dataclasses import asdict, dataclass
 from functools import cached_property
@@ -18,7 +17,7 @@ from django.conf import settings
 from django.core.files.uploadedfile import UploadedFile
 from PIL import ImageColor
 
-from config.errors import FieldError, InvalidInput, parse_integer
+from config.errors import FieldError, InvalidInput, parse_integer, parse_number
 from removal import imaging, registry
 from removal.pipeline import Color, RemovalOptions
 
@@ -26,8 +25,9 @@ MAX_UPLOAD_BYTES = 50 * 1024 * 1024
 ALLOWED_EXTENSIONS = ("webp", "bmp", "png", "jpg", "jpeg")
 OUTPUT_FORMATS = {"PNG": "PNG", "JPEG": "JPEG", "JPG": "JPEG", "WEBP": "WEBP", "BMP": "BMP"}
 _HEX = re.compile(r"#([0-9a-fA-F]{3,4}|[0-9a-fA-F]{6}|[0-9a-fA-F]{8})")
-_TRUE = {"true", "1", "yes", "on"}
-_FALSE = {"false", "0", "no", "off"}
+TRUE_VALUES = ("true", "1", "yes", "on")
+FALSE_VALUES = ("false", "0", "no", "off")
+FLAG_VALUES = TRUE_VALUES + FALSE_VALUES  # in any case
 
 
 @dataclass(frozen=True)
@@ -90,17 +90,27 @@ def parse_removal_request(data: Any, files: Any) -> RemovalRequest:
 
 
 def _check_image(data: Any, files: Any, errors: list[FieldError]) -> UploadedFile | None:
+    """The upload, or None with one error: the first check of the field that fails."""
+    found: list[FieldError] = []
     upload = files.get("image")
     if upload is None:
-        if "image" in data:
-            # A file part with an empty filename arrives as a plain field.
-            message = "No file selected. Please choose an image file to upload."
-        else:
-            message = "No image file provided. Please include an 'image' field in your form data."
-        errors.append(FieldError("image", message))
-        return None
+        found.append(FieldError("image", _missing_message(data)))
+    else:
+        _check_upload(upload, found)
+    # One error per field, as rembg.com answers: a later check repeats the first failure.
+    errors.extend(found[:1])
+    return None if found else upload
 
-    found = len(errors)
+
+def _missing_message(data: Any) -> str:
+    if "image" in data:
+        # A file part with an empty filename arrives as a plain field.
+        return "No file selected. Please choose an image file to upload."
+    return "No image file provided. Please include an 'image' field in your form data."
+
+
+def _check_upload(upload: UploadedFile, errors: list[FieldError]) -> None:
+    """extension -> empty -> signature -> size -> dimensions; stops at the first failure."""
     suffix = PurePath(upload.name or "").suffix.lower().lstrip(".")
     if suffix and suffix not in ALLOWED_EXTENSIONS:
         errors.append(
@@ -110,9 +120,17 @@ def _check_image(data: Any, files: Any, errors: list[FieldError]) -> UploadedFil
                 f"Allowed formats: {', '.join(ALLOWED_EXTENSIONS)}",
             )
         )
+        return
     if upload.size == 0:
         errors.append(FieldError("image", "Uploaded file is empty (0 bytes)."))
-        return None
+        return
+    upload.seek(0)
+    fmt = imaging.sniff_format(upload.read(16))
+    if fmt is None:
+        errors.append(
+            FieldError("image", "File does not appear to be a valid image (invalid file signature)")
+        )
+        return
     if upload.size > MAX_UPLOAD_BYTES:
         errors.append(
             FieldError(
@@ -121,15 +139,8 @@ def _check_image(data: Any, files: Any, errors: list[FieldError]) -> UploadedFil
                 f"the maximum allowed size of {MAX_UPLOAD_BYTES // (1024 * 1024)} MB.",
             )
         )
-    upload.seek(0)
-    fmt = imaging.sniff_format(upload.read(16))
-    if fmt is None:
-        errors.append(
-            FieldError("image", "File does not appear to be a valid image (invalid file signature)")
-        )
-        return None
+        return
     _check_dimensions(upload, fmt, errors)
-    return upload if len(errors) == found else None
 
 
 def _check_dimensions(upload: UploadedFile, fmt: str, errors: list[FieldError]) -> None:
@@ -201,12 +212,8 @@ def _angle(data: Any, errors: list[FieldError]) -> float:
     raw = _value(data, "angle")
     if raw is None:
         return 0.0
-    try:
-        value = float(raw)
-    except ValueError:
-        value = math.nan
-    if math.isnan(value):
-        errors.append(FieldError("angle", f"'angle' must be a number, got: '{raw}'"))
+    value = parse_number("angle", raw, errors)
+    if value is None:
         return 0.0
     if not -360 <= value <= 360:
         errors.append(
@@ -282,9 +289,9 @@ def _flag(data: Any, name: str, default: bool, errors: list[FieldError]) -> bool
     raw = _value(data, name)
     if raw is None:
         return default
-    if raw.lower() in _TRUE:
+    if raw.lower() in TRUE_VALUES:
         return True
-    if raw.lower() in _FALSE:
+    if raw.lower() in FALSE_VALUES:
         return False
     errors.append(FieldError(name, f"'{name}' must be true or false, got: '{raw}'"))
     return default

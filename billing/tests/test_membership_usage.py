@@ -93,9 +93,34 @@ def test_period_start_with_year_or_month_is_a_400(get):
 @pytest.mark.parametrize(
     ("params", "field", "message"),
     [
-        ({"year": "0"}, "year", "'year' must be between 1 and 9999, got: 0"),
-        ({"year": "10000"}, "year", "'year' must be between 1 and 9999, got: 10000"),
+        ({"year": "0"}, "year", "'year' must be between 1 and 9998, got: 0"),
+        # December 9999 ends in year 10000, past what the server can represent.
+        ({"year": "9999", "month": "1"}, "year", "'year' must be between 1 and 9998, got: 9999"),
+        (
+            {"periodStartUnix": "253402300799", "expand": "billing_cycle"},
+            "periodStartUnix",
+            "'periodStartUnix' must be between 0 and 253370764799, got: 253402300799",
+        ),
         ({"year": "twenty"}, "year", "'year' must be an integer, got: 'twenty'"),
+        # Only ASCII digits: int() would read these as 2025, 3 and 1735689600.
+        (
+            {"year": "\u0662\u0660\u0662\u0665"},
+            "year",
+            "'year' must be an integer, got: '\u0662\u0660\u0662\u0665'",
+        ),
+        ({"month": "\uff13"}, "month", "'month' must be an integer, got: '\uff13'"),
+        (
+            {"periodStartUnix": "1_735_689_600"},
+            "periodStartUnix",
+            "'periodStartUnix' must be an integer, got: '1_735_689_600'",
+        ),
+        # An empty value is not absent: the spec could not say so.
+        ({"year": ""}, "year", "'year' must be an integer, got: ''"),
+        (
+            {"includeBillingCycle": ""},
+            "includeBillingCycle",
+            "'includeBillingCycle' must be 1, true, 0 or false, got: ''",
+        ),
         ({"month": "13"}, "month", "'month' must be between 1 and 12, got: 13"),
         ({"month": "0"}, "month", "'month' must be between 1 and 12, got: 0"),
         (
@@ -104,9 +129,9 @@ def test_period_start_with_year_or_month_is_a_400(get):
             "'periodStartUnix' must be an integer, got: 'soon'",
         ),
         (
-            {"expand": "everything"},
-            "expand",
-            "Invalid expand value 'everything'. Allowed: billing_cycle",
+            {"listBillingCycles": "maybe"},
+            "listBillingCycles",
+            "'listBillingCycles' must be 1, true, 0 or false, got: 'maybe'",
         ),
         (
             {"includeBillingCycle": "maybe"},
@@ -119,6 +144,45 @@ def test_bad_values_are_a_400(get, params, field, message):
     response = get(**params)
     assert response.status_code == 400
     assert response.json() == {"error": message, "field": field, "status": 400}
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"year": "9998", "month": "12"},
+        {"year": "1", "month": "1", "expand": "billing_cycle"},
+        {"periodStartUnix": "253370764799", "expand": "billing_cycle"},
+        {"periodStartUnix": "0", "expand": "billing_cycle"},
+    ],
+)
+def test_the_first_and_last_accepted_periods_are_reported(get, params):
+    response = get(**params)
+    assert response.status_code == 200, response.content
+    body = response.json()
+    assert (body["app_usage"], body["api_usage"]) == (0, 0)
+
+
+def test_year_9999_december_is_a_400_not_a_crash(get):
+    response = get(year="9999", month="12")
+    assert response.status_code == 400
+    assert response.json() == {
+        "error": "'year' must be between 1 and 9998, got: 9999",
+        "field": "year",
+        "status": 400,
+    }
+
+
+@pytest.mark.parametrize("expand", ["foo,billing_cycle", "billing_cycle,foo", " billing_cycle ,"])
+def test_expand_is_a_list_of_flags_and_unknown_ones_are_ignored(get, expand):
+    response = get(expand=expand)
+    assert response.status_code == 200, response.content
+    assert "billingCycle" in response.json()
+
+
+def test_an_unknown_expand_flag_alone_adds_nothing(get):
+    response = get(expand="everything")
+    assert response.status_code == 200, response.content
+    assert "billingCycle" not in response.json()
 
 
 def test_several_bad_values_are_reported_together(get):

@@ -103,3 +103,20 @@ def test_rmbg_documents_limits_and_authentication_errors(spec):
         "name": "x-api-key",
         "description": schemes["ApiKey"]["description"],
     }
+
+
+def test_try_it_out_prefills_only_values_the_api_accepts(spec, rmbg, small_car_jpeg):
+    # Swagger UI fills a form field with its example or default, else with "string".
+    operation = spec["paths"]["/rmbg"]["post"]
+    form = operation["requestBody"]["content"]["multipart/form-data"]["schema"]
+    properties = spec["components"]["schemas"][form["$ref"].rsplit("/", 1)[1]]["properties"]
+    prefilled = {}
+    for name, field in properties.items():
+        if name == "image":
+            continue
+        value = field.get("example", field.get("default"))
+        assert value is not None, f"{name} would be pre-filled with 'string'"
+        prefilled[name] = value
+    response = rmbg(small_car_jpeg, **prefilled)
+    assert response.status_code == 200, response.content
+    assert response["Content-Type"] == "image/webp"

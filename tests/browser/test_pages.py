@@ -109,6 +109,18 @@ def test_the_editor_shows_the_apis_error_message(page, live_server, tmp_path):
     )
 
 
+def test_the_editor_shows_one_clear_message_for_a_gif(page, live_server, tmp_path):
+    # A real GIF is wrong twice (extension and signature); the field gets one error.
+    gif = tmp_path / "anim.gif"
+    Image.new("RGB", (8, 8), "blue").save(gif, "GIF")
+    page.goto(f"{live_server.url}/editor/")
+    page.set_input_files("#file", str(gif))
+    page.wait_for_selector("#error:not([hidden])")
+    assert page.inner_text("#error") == (
+        "File type '.gif' is not supported. Allowed formats: webp, bmp, png, jpg, jpeg"
+    )
+
+
 def test_the_landing_page_drop_zone_opens_the_editor(page, live_server, screenshot):
     page.goto(f"{live_server.url}/")
     screenshot("landing")
