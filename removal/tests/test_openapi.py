@@ -120,3 +120,18 @@ def test_try_it_out_prefills_only_values_the_api_accepts(spec, rmbg, small_car_j
     response = rmbg(small_car_jpeg, **prefilled)
     assert response.status_code == 200, response.content
     assert response["Content-Type"] == "image/webp"
+
+
+def test_the_model_field_lists_the_installed_models(client, db, settings, tmp_path):
+    def model_field():
+        spec = client.get("/api/openapi", HTTP_ACCEPT="application/json").json()
+        form = spec["components"]["schemas"]["RemovalFormRequest"]
+        return form["properties"]["model"]
+
+    settings.REMOVAL_MODEL_DIR = str(tmp_path)
+    assert model_field()["enum"] == ["u2netp"]
+    (tmp_path / "isnet-imgly-medium-fp32.onnx").write_bytes(b"")  # installed
+    settings.REMOVAL_DEFAULT_MODEL = "isnet"
+    field = model_field()
+    assert (field["enum"], field["default"]) == (["isnet", "u2netp"], "isnet")
+    assert "x-installed-models" not in field
