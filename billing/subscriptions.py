@@ -16,6 +16,7 @@ from django.utils import timezone
 
 from billing import credits, periods
 from billing.models import BillingPeriod, CreditAccount, Plan, Subscription
+from config.errors import ascii_id
 
 logger = logging.getLogger(__name__)
 
@@ -60,8 +61,8 @@ def user_for(customer_id: str, metadata: dict | None):
         account = CreditAccount.objects.filter(stripe_customer_id=customer_id).first()
         if account is not None:
             return account.user
-    user_id = str((metadata or {}).get("user_id", ""))
-    user = get_user_model().objects.filter(pk=user_id).first() if user_id.isdigit() else None
+    user_id = ascii_id((metadata or {}).get("user_id"))
+    user = get_user_model().objects.filter(pk=user_id).first() if user_id else None
     if user is None:
         raise UnknownCustomer(f"no user for Stripe customer {customer_id!r}")
     link_customer(user, customer_id)

@@ -14,6 +14,7 @@ from django.utils import timezone
 from billing import credits, stripe_gateway, subscriptions
 from billing.models import CreditPack, StripeEvent
 from billing.subscriptions import Observed, from_unix
+from config.errors import ascii_id
 
 logger = logging.getLogger(__name__)
 
@@ -69,16 +70,16 @@ def receive(payload: bytes, signature: str | None) -> str:
 
 @handles("checkout.session.completed", "checkout.session.async_payment_succeeded")
 def checkout_completed(session: dict, as_of: datetime) -> None:
-    reference = str(session.get("client_reference_id") or "")
-    user = get_user_model().objects.filter(pk=reference).first() if reference.isdigit() else None
+    reference = ascii_id(session.get("client_reference_id"))
+    user = get_user_model().objects.filter(pk=reference).first() if reference else None
     if user is None:
         logger.warning("Checkout session %s names no user of ours", session.get("id"))
         return
     subscriptions.link_customer(user, session.get("customer") or "")
     if session.get("mode") != "payment" or session.get("payment_status") != "paid":
         return  # a subscription's credits come with its own events
-    pack_id = str((session.get("metadata") or {}).get("pack_id", ""))
-    pack = CreditPack.objects.filter(pk=pack_id).first() if pack_id.isdigit() else None
+    pack_id = ascii_id((session.get("metadata") or {}).get("pack_id"))
+    pack = CreditPack.objects.filter(pk=pack_id).first() if pack_id else None
     if pack is None:
         raise ValueError(f"paid checkout session {session['id']} names no credit pack")
     # Once per session, however many times Stripe delivers the event.

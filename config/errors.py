@@ -38,6 +38,15 @@ def parse_integer(name: str, raw: str, errors: list[FieldError]) -> int | None:
     return None
 
 
+def ascii_id(value) -> int | None:
+    """A database id from outside (Stripe metadata, say), or None: ASCII digits only.
+
+    ``"²".isdigit()`` is true, but no id: ``int("²")`` raises.
+    """
+    text = str(value or "")
+    return int(text) if text.isascii() and text.isdigit() and len(text) < 19 else None
+
+
 def parse_number(name: str, raw: str, errors: list[FieldError]) -> float | None:
     """``raw`` as a finite decimal number; None, with the error collected, when it is not."""
     if _NUMBER.fullmatch(raw):

@@ -417,3 +417,16 @@ def test_a_price_id_from_the_environment_maps_to_its_plan(send, settings, alice,
     send("customer.subscription.created", sub)
     assert account(alice).plan == premium
     assert premium.price_id == "price_from_env"
+
+
+@pytest.mark.parametrize("weird", ["²", "١", "12abc"])
+def test_ids_that_only_look_like_digits_name_nobody(send, alice, premium, weird):
+    now = timezone.now()
+    sub = subscription(
+        "sub_w", "cus_w", PRICE, now, now + timedelta(days=30), metadata={"user_id": weird}
+    )
+    assert send("customer.subscription.created", sub).status_code == 500  # kept for a retry
+    session = checkout_session(alice, mode="payment", customer="cus_x", metadata={"pack_id": weird})
+    session["client_reference_id"] = weird
+    assert send("checkout.session.completed", session).status_code == 200  # names no user
+    assert not CreditGrant.objects.exists()
