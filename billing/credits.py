@@ -96,12 +96,12 @@ def reserve(
     fingerprint: str = "",
 ):
     """Reserve a credit; ``fingerprint`` identifies the request an idempotency key is for."""
-    if user is None:
-        return _reserve_anonymous(ip, idempotency_key or None, fingerprint)
-    now = timezone.now()
     key = idempotency_key or None
+    if user is None:
+        return _reserve_anonymous(ip, key, fingerprint)
+    now = timezone.now()
     attempt = (user.pk, channel, now, api_key.pk if api_key else None, key, fingerprint)
-    if not idempotency_key:
+    if not key:
         reservation = _reserve(*attempt)
         if reservation is not None:
             return reservation
@@ -110,7 +110,7 @@ def reserve(
         # carrying the same key queue here) and bring it to its current period.
         account = locked_account(user, now)
         reservation = None
-        if idempotency_key:
+        if key:
             alive_since = now - stale_after()
             seen = idempotency.for_user(user.pk, key, fingerprint, now, alive_since)
             if seen is Seen.REPLAY:
