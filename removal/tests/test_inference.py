@@ -171,3 +171,34 @@ def test_light_sessions_share_one_arena_and_isnet_keeps_none(fresh_model, settin
         heavy = inference.get_model("isnet")
         assert heavy.solo is heavy.shared  # one session: one image at a time, every core
         assert not heavy.solo.get_session_options().enable_cpu_mem_arena
+
+
+def test_isnet_runs_one_image_at_a_time(fresh_model):
+    from removal import registry
+
+    if not registry.all_models()["isnet"].installed:
+        pytest.skip("isnet is not installed: make install-isnet ACCEPT_LICENSE=agpl-3.0")
+    model = inference.get_model("isnet")
+    running, most = [0], [0]
+    lock = threading.Lock()
+
+    class Counting:
+        def __init__(self, session):
+            self.session = session
+
+        def run(self, *args):
+            with lock:
+                running[0] += 1
+                most[0] = max(most[0], running[0])
+            try:
+                return self.session.run(*args)
+            finally:
+                with lock:
+                    running[0] -= 1
+
+    model.solo = model.shared = Counting(model.solo)
+    image = Image.new("RGB", (64, 48), "white")
+    with ThreadPoolExecutor(max_workers=3) as pool:
+        mattes = list(pool.map(lambda _: model.predict(image), range(3)))
+    assert most[0] == 1  # each run holds ~0.5 GB: never two at once in one process
+    assert all(matte.size == (64, 48) for matte in mattes)
