@@ -28,6 +28,7 @@ from billing import counters, idempotency, periods, sql
 from billing.idempotency import Seen
 from billing.models import AnonymousUsage, Charge, CreditAccount
 from config.errors import ApiError
+from config.operations import CREDITS_CHARGED
 
 logger = logging.getLogger(__name__)
 
@@ -201,6 +202,7 @@ def commit(reservation: Reservation) -> None:
         if recorded:  # Redis counted a charge the database did not keep
             _forget_counters(user_id)
         raise
+    CREDITS_CHARGED.labels(reservation.channel).inc()
 
 
 def _forget_counters(user_id: int) -> None:

@@ -60,12 +60,15 @@ INSTALLED_APPS = [
     "allauth",
     "allauth.account",
     "csp",
+    "django_prometheus",
     "accounts",
     "billing",
     "removal",
 ]
 
 MIDDLEWARE = [
+    # Requests and latency per view for /metrics; the pair wraps everything else.
+    "django_prometheus.middleware.PrometheusBeforeMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -76,7 +79,18 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "allauth.account.middleware.AccountMiddleware",
     "csp.middleware.CSPMiddleware",
+    "django_prometheus.middleware.PrometheusAfterMiddleware",
 ]
+
+# /metrics is not public: a bearer token, or a direct request from these networks.
+METRICS_TOKEN = env_str("METRICS_TOKEN")
+try:
+    METRICS_ALLOWED_NETWORKS = [
+        ipaddress.ip_network(item, strict=False)
+        for item in env_list("METRICS_ALLOWED_NETWORKS", ["127.0.0.0/8", "::1/128"])
+    ]
+except ValueError as exc:
+    raise ImproperlyConfigured(f"METRICS_ALLOWED_NETWORKS has an invalid network: {exc}") from None
 
 # Content-Security-Policy (django-csp), on always: every script and style is a
 # file we serve, so nothing inline or from elsewhere is allowed to run.

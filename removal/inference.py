@@ -21,6 +21,7 @@ from django.conf import settings
 from PIL import Image
 
 from config.once import PerProcess
+from config.operations import INFERENCE_SECONDS
 from removal import registry
 from removal.registry import FAMILIES, Family, ModelSpec
 
@@ -52,6 +53,7 @@ class MaskModel:
         self,
         path: Path,
         *,
+        name: str = "",
         family: Family = FAMILIES["u2net"],
         intra_op_threads: int = 0,
         solo_threads: int | None = None,
@@ -62,6 +64,7 @@ class MaskModel:
         if not path.is_file():
             raise FileNotFoundError(f"model file not found: {path}")
         self.path = path
+        self.name = name or path.stem
         self.family = family
         solo_threads = intra_op_threads if solo_threads is None else solo_threads
         if exclusive:
@@ -106,7 +109,8 @@ class MaskModel:
     def predict(self, image: Image.Image) -> Image.Image:
         """Return the alpha matte ("L" mode) at the size of ``image``."""
         tensor = self.preprocess(image)
-        with self._taking_turns(), self._pick_session() as session:
+        timer = INFERENCE_SECONDS.labels(self.name).time()
+        with self._taking_turns(), self._pick_session() as session, timer:
             output = session.run([self.output_name], {self.input_name: tensor})
         prediction = output[0][0, 0]
         if self.family.output == "minmax":
@@ -210,6 +214,7 @@ def load(spec: ModelSpec) -> MaskModel:
     heavy = spec.family.side > FAMILIES["u2net"].side
     model = MaskModel(
         spec.path,
+        name=spec.name,
         family=spec.family,
         intra_op_threads=intra_op_threads(),
         solo_threads=solo_threads(),
