@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from accounts.tests.factories import PASSWORD
-from tests.browser.test_pages import CAR
+from tests.browser.test_pages import CAR, sign_in
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -58,11 +58,7 @@ def test_the_api_reference_renders_and_runs_under_the_csp(watched, live_server, 
 
 
 def test_the_editor_works_under_the_csp(watched, live_server, alice):
-    watched.goto(f"{live_server.url}/accounts/login/")
-    watched.fill("input[name=login]", alice.email)
-    watched.fill("input[name=password]", PASSWORD)
-    watched.click("form button[type=submit]")
-    watched.wait_for_load_state()
+    sign_in(watched, live_server, alice.email)
     watched.goto(f"{live_server.url}/editor/")
     watched.set_input_files("#file", str(CAR))
     watched.wait_for_selector("#workspace:not([hidden])")
@@ -74,11 +70,7 @@ def test_the_editor_works_under_the_csp(watched, live_server, alice):
 
 
 def test_the_dashboard_meter_is_drawn_under_the_csp(watched, live_server, alice):
-    watched.goto(f"{live_server.url}/accounts/login/")
-    watched.fill("input[name=login]", alice.email)
-    watched.fill("input[name=password]", PASSWORD)
-    watched.click("form button[type=submit]")
-    watched.wait_for_load_state()
+    sign_in(watched, live_server, alice.email)
     watched.goto(f"{live_server.url}/dashboard/")
     assert watched.eval_on_selector(".meter span", "e => e.style.width") == "0%"
     for url in ("/", "/api-keys/", "/billing/", "/accounts/email/"):
