@@ -11,12 +11,14 @@ from drf_spectacular.utils import (
 )
 from rest_framework import serializers
 
+from removal.limits import MAX_SIDE, MAX_UPLOAD_MB
+
 
 class RemovalForm(serializers.Serializer):
     image = serializers.FileField(
-        help_text="The photo: PNG, JPEG, WEBP or BMP (checked by content), at most 50 MB "
-        "and 10000 px per side. Animated images use their first frame; EXIF "
-        "orientation is applied."
+        help_text="The photo: PNG, JPEG, WEBP or BMP (checked by content), at most "
+        f"{MAX_UPLOAD_MB} MB and {MAX_SIDE} px per side. Animated images use their "
+        "first frame; EXIF orientation is applied."
     )
     format = serializers.ChoiceField(
         choices=["PNG", "JPEG", "JPG", "WEBP", "BMP"],
@@ -40,7 +42,7 @@ class RemovalForm(serializers.Serializer):
         required=False,
         default=0,
         min_value=0,
-        max_value=10000,
+        max_value=MAX_SIDE,
         help_text="Target width in px; `0` keeps the size. With `h`, the image fits inside "
         "w x h keeping its aspect ratio.",
     )
@@ -48,7 +50,7 @@ class RemovalForm(serializers.Serializer):
         required=False,
         default=0,
         min_value=0,
-        max_value=10000,
+        max_value=MAX_SIDE,
         help_text="Target height in px; `0` keeps the size.",
     )
     exact_resize = serializers.ChoiceField(
@@ -63,7 +65,9 @@ class RemovalForm(serializers.Serializer):
         min_value=-360,
         max_value=360,
         help_text="Rotation in degrees; positive turns counter-clockwise, negative "
-        "clockwise. Applied before resizing, so `w`/`h` bound the final image.",
+        "clockwise. Applied before resizing, so `w`/`h` bound the final image. The "
+        f"final image may be at most {MAX_SIDE} px a side: a turn that makes it larger "
+        "needs `w`/`h` (or `expand=false`), else 400.",
     )
     expand = serializers.ChoiceField(
         choices=["true", "false"],

@@ -16,9 +16,10 @@ from PIL import ImageColor
 
 from config.errors import FieldError, InvalidInput, parse_integer
 from removal import imaging
+from removal.geometry import OutputTooLarge, check_output
+from removal.limits import MAX_SIDE, MAX_UPLOAD_BYTES
 from removal.pipeline import Color, RemovalOptions
 
-MAX_UPLOAD_BYTES = 50 * 1024 * 1024
 ALLOWED_EXTENSIONS = ("webp", "bmp", "png", "jpg", "jpeg")
 OUTPUT_FORMATS = {"PNG": "PNG", "JPEG": "JPEG", "JPG": "JPEG", "WEBP": "WEBP", "BMP": "BMP"}
 _HEX = re.compile(r"#([0-9a-fA-F]{3,4}|[0-9a-fA-F]{6}|[0-9a-fA-F]{8})")
@@ -30,12 +31,15 @@ _FALSE = {"false", "0", "no", "off"}
 class RemovalRequest:
     image: UploadedFile
     options: RemovalOptions
+    # What the upload's header said (format, size): the pipeline reads it
+    # instead of identifying the upload again.
+    header: imaging.Header
 
 
 def parse_removal_request(data: Any, files: Any) -> RemovalRequest:
     """Read the form into options; raise InvalidInput listing every problem."""
     errors: list[FieldError] = []
-    image = _check_image(data, files, errors)
+    checked = _check_image(data, files, errors)
     width = _dimension(data, "w", errors)
     height = _dimension(data, "h", errors)
     angle = _angle(data, errors)
@@ -54,7 +58,8 @@ def parse_removal_request(data: Any, files: Any) -> RemovalRequest:
         )
     if errors:
         raise InvalidInput(errors)
-    assert image is not None
+    assert checked is not None
+    image, header = checked
     options = RemovalOptions(
         format=fmt,
         mask=mask,
@@ -65,10 +70,18 @@ def parse_removal_request(data: Any, files: Any) -> RemovalRequest:
         angle=angle,
         expand=expand,
     )
-    return RemovalRequest(image=image, options=options)
+    try:
+        # From the header alone: no credit is reserved, no pixel decoded, for
+        # an answer we would refuse to make.
+        check_output(header.size, options.geometry)
+    except OutputTooLarge as exc:
+        raise InvalidInput([FieldError(exc.field, exc.message)]) from None
+    return RemovalRequest(image=image, options=options, header=header)
 
 
-def _check_image(data: Any, files: Any, errors: list[FieldError]) -> UploadedFile | None:
+def _check_image(
+    data: Any, files: Any, errors: list[FieldError]
+) -> tuple[UploadedFile, imaging.Header] | None:
     upload = files.get("image")
     if upload is None:
         if "image" in data:
@@ -107,23 +120,26 @@ def _check_image(data: Any, files: Any, errors: list[FieldError]) -> UploadedFil
             FieldError("image", "File does not appear to be a valid image (invalid file signature)")
         )
         return None
-    _check_dimensions(upload, fmt, errors)
-    return upload if len(errors) == found else None
+    header = _check_dimensions(upload, fmt, errors)
+    return (upload, header) if header and len(errors) == found else None
 
 
-def _check_dimensions(upload: UploadedFile, fmt: str, errors: list[FieldError]) -> None:
+def _check_dimensions(
+    upload: UploadedFile, fmt: str, errors: list[FieldError]
+) -> imaging.Header | None:
+    """The upload's header, or None with the error added."""
     try:
         with imaging.open_image(upload, fmt) as image:
-            width, height = image.size
+            header = imaging.read_header(image)
     except imaging.ImageTooLarge:
-        side = imaging.MAX_SIDE
+        side = MAX_SIDE
         errors.append(
             FieldError(
                 "image",
                 f"Image dimensions exceed the maximum allowed size of {side}x{side}px.",
             )
         )
-        return
+        return None
     except imaging.UnreadableImage:
         errors.append(
             FieldError(
@@ -131,23 +147,23 @@ def _check_dimensions(upload: UploadedFile, fmt: str, errors: list[FieldError]) 
                 "File could not be read as an image (the data is corrupted or truncated)",
             )
         )
-        return
-    if width > imaging.MAX_SIDE:
+        return None
+    width, height = header.width, header.height
+    if width > MAX_SIDE:
         errors.append(
             FieldError(
                 "image",
-                f"Image width ({width}px) exceeds the maximum allowed width "
-                f"of {imaging.MAX_SIDE}px.",
+                f"Image width ({width}px) exceeds the maximum allowed width of {MAX_SIDE}px.",
             )
         )
-    if height > imaging.MAX_SIDE:
+    if height > MAX_SIDE:
         errors.append(
             FieldError(
                 "image",
-                f"Image height ({height}px) exceeds the maximum allowed height "
-                f"of {imaging.MAX_SIDE}px.",
+                f"Image height ({height}px) exceeds the maximum allowed height of {MAX_SIDE}px.",
             )
         )
+    return None if width > MAX_SIDE or height > MAX_SIDE else header
 
 
 def _value(data: Any, name: str) -> str | None:
@@ -167,10 +183,8 @@ def _dimension(data: Any, name: str, errors: list[FieldError]) -> int | None:
         return None
     if value < 1:
         errors.append(FieldError(name, f"'{name}' must be at least 1, got: {value}"))
-    elif value > imaging.MAX_SIDE:
-        errors.append(
-            FieldError(name, f"'{name}' must be at most {imaging.MAX_SIDE}, got: {value}")
-        )
+    elif value > MAX_SIDE:
+        errors.append(FieldError(name, f"'{name}' must be at most {MAX_SIDE}, got: {value}"))
     else:
         return value
     return None
