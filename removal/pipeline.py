@@ -219,7 +219,11 @@ def encode(owned: list[Image.Image], fmt: str) -> RemovalResult:
     width, height = owned[0].size
     if fmt == "WEBP":
         content = webp_writer.encode(
-            owned, quality=settings.REMOVAL_WEBP_QUALITY, method=settings.REMOVAL_WEBP_METHOD
+            owned,
+            quality=settings.REMOVAL_WEBP_QUALITY,
+            method=settings.REMOVAL_WEBP_METHOD,
+            # libwebp's own alpha encoder needs ~10 bytes a pixel.
+            own_alpha=width * height >= settings.REMOVAL_BIG_IMAGE_PIXELS,
         )
         return _result(content, fmt, width, height)
     image = owned.pop()
