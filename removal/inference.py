@@ -74,9 +74,18 @@ class MaskModel:
         normalised = (small / peak - MEAN) / STD
         return normalised.transpose((2, 0, 1))[np.newaxis].astype(np.float32)
 
-    def predict(self, image: Image.Image) -> Image.Image:
-        """Return the alpha matte ("L" mode) at the size of ``image``."""
+    def predict(self, image: Image.Image, *, background: bool = False) -> Image.Image:
+        """Return the alpha matte ("L" mode) at the size of ``image``.
+
+        ``background`` (big images, see removal.pipeline.big_image_lane): the
+        shared session (by default one thread, and then onnxruntime runs on
+        the calling thread, at its lower priority), not counted as in flight,
+        so a small image beside it still gets the solo session.
+        """
         tensor = self.preprocess(image)
+        if background:
+            output = self.shared.run(None, {self.input_name: tensor})
+            return self._matte(output, image.size)
         with self._in_flight_lock:
             session = self.solo if self._in_flight == 0 else self.shared
             self._in_flight += 1
@@ -85,11 +94,15 @@ class MaskModel:
         finally:
             with self._in_flight_lock:
                 self._in_flight -= 1
+        return self._matte(output, image.size)
+
+    @staticmethod
+    def _matte(output: list, size: tuple[int, int]) -> Image.Image:
         prediction = output[0][0, 0]
         low, high = prediction.min(), prediction.max()
         span = (high - low) or 1.0
         matte = ((prediction - low) / span * 255).astype(np.uint8)
-        return Image.fromarray(matte).resize(image.size, Image.Resampling.LANCZOS)
+        return Image.fromarray(matte).resize(size, Image.Resampling.LANCZOS)
 
 
 def _session(path: Path, threads: int, cpu_mem_arena: bool) -> ort.InferenceSession:

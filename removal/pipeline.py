@@ -104,7 +104,7 @@ def remove_background(
         raise Busy
     try:
         if big:
-            return big_image_lane().submit(_decode_and_render, opened, options).result()
+            return big_image_lane().submit(_decode_and_render, opened, options, True).result()
         return _decode_and_render(opened, options)
     finally:
         slots.release()
@@ -137,23 +137,27 @@ def _lower_priority() -> None:
         os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), settings.REMOVAL_BIG_NICE)
 
 
-def _decode_and_render(opened: list[Image.Image], options: RemovalOptions) -> RemovalResult:
+def _decode_and_render(
+    opened: list[Image.Image], options: RemovalOptions, background: bool = False
+) -> RemovalResult:
     # No local name for the decoded image: _render owns it and drops it as
     # soon as the cut-out exists, which lowers the peak for big uploads.
     decoded = [imaging.decode(opened.pop())]
     # The header may not tell the EXIF orientation (a PNG's eXIf chunk after
     # its pixels): check the decoded size too.
     check_output(decoded[0].size, options.geometry)
-    return _render(decoded, options)
+    return _render(decoded, options, background)
 
 
-def _render(owned: list[Image.Image], options: RemovalOptions) -> RemovalResult:
+def _render(
+    owned: list[Image.Image], options: RemovalOptions, background: bool = False
+) -> RemovalResult:
     """Render the single image in ``owned``, emptying the list to free it early.
 
     Every full-size image lives only in ``owned`` (no local names), so each
     step frees the previous one as soon as it has its own.
     """
-    matte = get_model().predict(owned[0])
+    matte = get_model().predict(owned[0], background=background)
     if options.mask:
         owned[0] = matte
     else:

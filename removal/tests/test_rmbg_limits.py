@@ -10,7 +10,7 @@ import pytest
 from PIL import Image
 
 from billing.models import Charge
-from removal import geometry, imaging
+from removal import geometry, imaging, pipeline
 from removal.geometry import Geometry
 from removal.tests.helpers import multipart
 from removal.tests.test_rmbg_validation import assert_single_error, png_header_only
@@ -109,3 +109,18 @@ def test_an_answer_is_freed_once_sent_not_when_the_garbage_collector_runs(rf, db
         assert sent() is None
     finally:
         gc.enable()
+
+
+def test_small_images_do_not_queue_behind_big_ones(rmbg, small_car_jpeg, settings):
+    settings.REMOVAL_QUEUE_TIMEOUT = 1
+    settings.REMOVAL_BIG_IMAGE_PIXELS = 100_000  # 160x120 is small; resized to 400x300, big
+    lane = pipeline.big_image_slots()
+    held = [lane.acquire(blocking=False) for _ in range(settings.REMOVAL_BIG_CONCURRENCY)]
+    assert all(held)
+    try:
+        assert rmbg(small_car_jpeg, format="png").status_code == 200
+        assert rmbg(small_car_jpeg, format="png", w="400").status_code == 503
+    finally:
+        for _ in held:
+            lane.release()
+    assert rmbg(small_car_jpeg, format="png", w="400").status_code == 200
