@@ -157,7 +157,8 @@ def _render(
     Every full-size image lives only in ``owned`` (no local names), so each
     step frees the previous one as soon as it has its own.
     """
-    matte = get_model().predict(owned[0], background=background)
+    model = get_model()
+    matte = model.predict(owned[0], background=True) if background else model.predict(owned[0])
     if options.mask:
         owned[0] = matte
     else:
