@@ -12,10 +12,11 @@ Against one gunicorn worker as deployed (config/gunicorn.py), it measures
    45 degrees with expand, fit into w=h=10000 (so 10000x10000 out): peak worker
    RSS, time, and the RSS a second after the answer against the idle RSS;
 2. a 1x1 PNG with ``w=h=10000&exact_resize=true&format=bmp`` (tiny in, huge out);
-3. the latency of a 320x240 request alone, then while two worst-case requests
-   run (the second target: within 2x of alone);
-4. an output larger than the limits (10000x10000 turned 45 degrees without a
-   resize): the status and body.
+3. an output larger than the limits (10000x10000 turned 45 degrees without a
+   resize): the status and body;
+4. four worst-case requests at once (peak RSS);
+5. the latency of a 320x240 request alone, then while two worst-case requests
+   run (the second target: within 2x of alone).
 
 Targets printed: peak <= 1.5 GiB, RSS after within 10 % of idle, small image
 under load <= 2x alone.
@@ -69,6 +70,30 @@ def measure_one(session, server: Server, data: bytes, name: str, form: dict) -> 
         "peak": peak,
         "after": settle(server),
         "body": body[:200] if status != 200 else b"<image>",
+    }
+
+
+def four_at_once(session_factory, server: Server, big: bytes, fmt: str) -> dict:
+    pids = server.worker_pids()
+    reset_ok = reset_peak(pids)
+    statuses: list[int] = []
+
+    def one():
+        statuses.append(
+            post(session_factory(), server, big, "big.jpg", {**WORST, "format": fmt})[1]
+        )
+
+    start = time.perf_counter()
+    with RssSampler(pids, interval=0.005) as sampler:
+        threads = [threading.Thread(target=one) for _ in range(4)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    return {
+        "peak": max(sampler.peak, server.hwm() if reset_ok else 0),
+        "seconds": time.perf_counter() - start,
+        "statuses": sorted(statuses),
     }
 
 
@@ -188,6 +213,21 @@ def main() -> int:
                 str(result["status"]),
                 "400",
                 result["status"] == 400,
+            )
+
+            log(f"four worst-case requests at once -> {args.load_format}")
+            together = four_at_once(session_factory, server, huge, args.load_format)
+            report.row(
+                "Four worst-case requests at once",
+                "peak worker RSS / wall time",
+                f"{mib(together['peak'])} / {ms(together['seconds'])}",
+                f"statuses {together['statuses']}",
+            )
+            report.target(
+                "four worst-case requests at once: peak",
+                mib(together["peak"]),
+                "<= 1536 MiB",
+                together["peak"] <= PEAK_LIMIT,
             )
 
             log("small image alone, then beside two worst-case requests")
