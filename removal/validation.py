@@ -17,7 +17,7 @@ from PIL import ImageColor
 from config.errors import FieldError, InvalidInput, parse_integer
 from removal import imaging
 from removal.geometry import OutputTooLarge, check_output
-from removal.limits import MAX_SIDE, MAX_UPLOAD_BYTES
+from removal.limits import MAX_UPLOAD_BYTES
 from removal.pipeline import Color, RemovalOptions
 
 ALLOWED_EXTENSIONS = ("webp", "bmp", "png", "jpg", "jpeg")
@@ -128,11 +128,12 @@ def _check_dimensions(
     upload: UploadedFile, fmt: str, errors: list[FieldError]
 ) -> imaging.Header | None:
     """The upload's header, or None with the error added."""
+    found = len(errors)
     try:
         with imaging.open_image(upload, fmt) as image:
             header = imaging.read_header(image)
     except imaging.ImageTooLarge:
-        side = MAX_SIDE
+        side = imaging.MAX_SIDE
         errors.append(
             FieldError(
                 "image",
@@ -149,21 +150,23 @@ def _check_dimensions(
         )
         return None
     width, height = header.width, header.height
-    if width > MAX_SIDE:
+    if width > imaging.MAX_SIDE:
         errors.append(
             FieldError(
                 "image",
-                f"Image width ({width}px) exceeds the maximum allowed width of {MAX_SIDE}px.",
+                f"Image width ({width}px) exceeds the maximum allowed width "
+                f"of {imaging.MAX_SIDE}px.",
             )
         )
-    if height > MAX_SIDE:
+    if height > imaging.MAX_SIDE:
         errors.append(
             FieldError(
                 "image",
-                f"Image height ({height}px) exceeds the maximum allowed height of {MAX_SIDE}px.",
+                f"Image height ({height}px) exceeds the maximum allowed height "
+                f"of {imaging.MAX_SIDE}px.",
             )
         )
-    return None if width > MAX_SIDE or height > MAX_SIDE else header
+    return header if len(errors) == found else None
 
 
 def _value(data: Any, name: str) -> str | None:
@@ -183,8 +186,10 @@ def _dimension(data: Any, name: str, errors: list[FieldError]) -> int | None:
         return None
     if value < 1:
         errors.append(FieldError(name, f"'{name}' must be at least 1, got: {value}"))
-    elif value > MAX_SIDE:
-        errors.append(FieldError(name, f"'{name}' must be at most {MAX_SIDE}, got: {value}"))
+    elif value > imaging.MAX_SIDE:
+        errors.append(
+            FieldError(name, f"'{name}' must be at most {imaging.MAX_SIDE}, got: {value}")
+        )
     else:
         return value
     return None
