@@ -7,6 +7,7 @@ have been checked.
 
 from __future__ import annotations
 
+import os
 import warnings
 from dataclasses import dataclass
 from typing import BinaryIO
@@ -20,6 +21,14 @@ from removal.limits import MAX_SIDE
 # pixel-count guard stays as a backstop for headers too absurd to even report.
 Image.MAX_IMAGE_PIXELS = 4 * MAX_SIDE * MAX_SIDE
 warnings.filterwarnings("ignore", category=Image.DecompressionBombWarning)
+if "PILLOW_BLOCK_SIZE" not in os.environ:
+    # Pillow allocates an image in blocks (16 MiB by default), which glibc
+    # serves from its heap; freed, they coalesce into huge free chunks that
+    # stay resident, and a later 300 MB answer can land in one and keep the
+    # worker big after it was sent. Blocks over glibc's mmap threshold (32 MiB
+    # at most) get their own mappings, returned to the system when freed.
+    # Images under 32 MiB (8 MP RGBA) still use one block from the heap.
+    Image.core.set_block_size(64 * 1024 * 1024)
 
 # Signature -> Pillow format name. WEBP is RIFF....WEBP.
 _SIGNATURES: tuple[tuple[bytes, str], ...] = (

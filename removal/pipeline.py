@@ -102,14 +102,22 @@ def remove_background(
     slots = big_image_slots() if big else processing_slots()
     if not slots.acquire(timeout=settings.REMOVAL_QUEUE_TIMEOUT):
         raise Busy
+    trim_from = settings.REMOVAL_MALLOC_TRIM_MIN_PIXELS
+    trim = bool(trim_from) and pixels >= trim_from
     try:
         if big:
-            return big_image_lane().submit(_decode_and_render, opened, options, True).result()
-        return _decode_and_render(opened, options)
+            # The answer comes back through ``done``, not as the future's
+            # result: the lane's thread keeps its last task (and so that
+            # result) until it wakes up again, which may be after we return.
+            done: list[RemovalResult] = []
+            big_image_lane().submit(_render_big, done, opened, options).result()
+            result = done.pop()
+        else:
+            result = _decode_and_render(opened, options)
+        return result
     finally:
         slots.release()
-        trim_from = settings.REMOVAL_MALLOC_TRIM_MIN_PIXELS
-        if trim_from and pixels >= trim_from:
+        if trim:
             # A big image (in or out) leaves freed heap that glibc would keep:
             # hand it back.
             malloc.trim()
@@ -135,6 +143,12 @@ def _lower_priority() -> None:
     # would be the whole process on other systems).
     with contextlib.suppress(AttributeError, OSError):
         os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), settings.REMOVAL_BIG_NICE)
+
+
+def _render_big(
+    done: list[RemovalResult], opened: list[Image.Image], options: RemovalOptions
+) -> None:
+    done.append(_decode_and_render(opened, options, background=True))
 
 
 def _decode_and_render(
