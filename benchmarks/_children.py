@@ -98,7 +98,7 @@ def child_inproc(spec: dict) -> dict:
             cut = timed("cut-out (paste + putalpha)", pipeline.cut_out, image, matte)
             cut = pipeline.fill_background(cut, None, opaque=False)
             for fmt in job["formats"]:
-                timed(f"encode {fmt}", pipeline.encode, cut, fmt)
+                timed(f"encode {fmt}", pipeline.encode, [cut], fmt)
         out["phases"][job["size"]] = phases
     return out
 

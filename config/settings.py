@@ -282,6 +282,15 @@ REMOVAL_ACCEPT_LICENSES = [item.lower() for item in env_list("REMOVAL_ACCEPT_LIC
 # core with one onnxruntime thread each favours throughput under load; set 1
 # (and threads = cores) to favour the latency of a lone request instead.
 REMOVAL_MAX_CONCURRENCY = env_int("REMOVAL_MAX_CONCURRENCY", os.cpu_count() or 1, minimum=1)
+# Images of at least this many pixels (in or out) are processed in a lane of
+# their own, REMOVAL_BIG_CONCURRENCY at a time, outside the slots above: their
+# memory stays bounded (~1 GB each at 10000x10000) and small images never wait
+# behind them.
+REMOVAL_BIG_IMAGE_PIXELS = env_int("REMOVAL_BIG_IMAGE_PIXELS", 16_000_000, minimum=1)
+REMOVAL_BIG_CONCURRENCY = env_int("REMOVAL_BIG_CONCURRENCY", 1, minimum=1)
+# CPU niceness added to that lane's threads (0-19): big images use the cores
+# small ones leave idle.
+REMOVAL_BIG_NICE = env_int("REMOVAL_BIG_NICE", 10, minimum=0)
 # onnxruntime threads per inference while others overlap it; 0 means
 # cores / REMOVAL_MAX_CONCURRENCY.
 REMOVAL_INTRA_OP_THREADS = env_int("REMOVAL_INTRA_OP_THREADS", 0, minimum=0)

@@ -106,11 +106,17 @@ class MaskModel:
         normalised = (small - self._mean) / self._std
         return normalised.transpose((2, 0, 1))[np.newaxis]
 
-    def predict(self, image: Image.Image) -> Image.Image:
-        """Return the alpha matte ("L" mode) at the size of ``image``."""
+    def predict(self, image: Image.Image, *, background: bool = False) -> Image.Image:
+        """Return the alpha matte ("L" mode) at the size of ``image``.
+
+        ``background`` (big images, see removal.pipeline.big_image_lane): the
+        shared session (by default one thread, and then onnxruntime runs on
+        the calling thread, at its lower priority), not counted as in flight,
+        so a small image beside it still gets the solo session.
+        """
         tensor = self.preprocess(image)
         timer = INFERENCE_SECONDS.labels(self.name).time()
-        with self._taking_turns(), self._pick_session() as session, timer:
+        with self._taking_turns(), self._pick_session(background) as session, timer:
             output = session.run([self.output_name], {self.input_name: tensor})
         prediction = output[0][0, 0]
         if self.family.output == "minmax":
@@ -134,7 +140,10 @@ class MaskModel:
             yield
 
     @contextmanager
-    def _pick_session(self):
+    def _pick_session(self, background: bool = False):
+        if background:
+            yield self.shared  # not counted: a small image beside it gets the solo session
+            return
         with self._in_flight_lock:
             session = self.solo if self._in_flight == 0 else self.shared
             self._in_flight += 1

@@ -7,9 +7,11 @@ is bounded so memory stays bounded under load.
 
 from __future__ import annotations
 
+import contextlib
 import io
 import os
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import BinaryIO
 
@@ -17,7 +19,8 @@ from django.conf import settings
 from PIL import Image, ImageChops
 
 from config.once import PerProcess
-from removal import imaging, malloc, png
+from removal import imaging, malloc, png, webp_writer
+from removal.geometry import Geometry, check_output, output_size, reshape
 from removal.inference import get_model
 
 MEDIA_TYPES = {
@@ -43,6 +46,10 @@ class RemovalOptions:
     expand: bool = True
     model: str = ""  # a name from removal.registry; empty: the server's default
 
+    @property
+    def geometry(self) -> Geometry:
+        return Geometry(self.angle, self.expand, self.width, self.height, self.exact_resize)
+
 
 @dataclass(frozen=True)
 class RemovalResult:
@@ -62,43 +69,121 @@ def processing_slots() -> threading.BoundedSemaphore:
     return threading.BoundedSemaphore(settings.REMOVAL_MAX_CONCURRENCY)
 
 
-def remove_background(data: bytes | BinaryIO, options: RemovalOptions) -> RemovalResult:
+@PerProcess
+def big_image_slots() -> threading.BoundedSemaphore:
+    return threading.BoundedSemaphore(settings.REMOVAL_BIG_CONCURRENCY)
+
+
+def remove_background(
+    data: bytes | BinaryIO, options: RemovalOptions, header: imaging.Header | None = None
+) -> RemovalResult:
+    """Cut out the subject of ``data``.
+
+    ``header`` is what validation read from the upload (format and size); when
+    given, the upload is not identified again. Raises OutputTooLarge (before
+    any pixel is decoded), UnreadableImage or Busy.
+    """
     stream = io.BytesIO(data) if isinstance(data, bytes | bytearray) else data
-    stream.seek(0)
-    fmt = imaging.sniff_format(stream.read(16))
-    if fmt is None:
-        raise imaging.UnreadableImage("not a PNG, JPEG, WEBP or BMP file")
-    slots = processing_slots()
+    if header is None:
+        stream.seek(0)
+        fmt = imaging.sniff_format(stream.read(16))
+        if fmt is None:
+            raise imaging.UnreadableImage("not a PNG, JPEG, WEBP or BMP file")
+        opened = [imaging.open_image(stream, fmt)]
+        header = imaging.read_header(opened[0])
+    else:
+        opened = [imaging.open_image(stream, header.format)]
+    check_output(header.size, options.geometry)
+    final = output_size(header.size, options.geometry)
+    pixels = max(header.width * header.height, final[0] * final[1])
+    # Big images take turns in a lane of their own: their memory stays bounded
+    # (one or two at a time, not one per slot) and a small image never waits
+    # behind them for a slot.
+    big = pixels >= settings.REMOVAL_BIG_IMAGE_PIXELS
+    slots = big_image_slots() if big else processing_slots()
     if not slots.acquire(timeout=settings.REMOVAL_QUEUE_TIMEOUT):
         raise Busy
-    pixels = 0
+    trim_from = settings.REMOVAL_MALLOC_TRIM_MIN_PIXELS
+    trim = bool(trim_from) and pixels >= trim_from
     try:
-        opened = [imaging.open_image(stream, fmt)]
-        pixels = opened[0].width * opened[0].height
-        # No local name for the decoded image: _render owns it and drops it as
-        # soon as the cut-out exists, which lowers the peak for big uploads.
-        return _render([imaging.decode(opened.pop())], options)
+        if big:
+            # The answer comes back through ``done``, not as the future's
+            # result: the lane's thread keeps its last task (and so that
+            # result) until it wakes up again, which may be after we return.
+            done: list[RemovalResult] = []
+            big_image_lane().submit(_render_big, done, opened, options).result()
+            result = done.pop()
+        else:
+            result = _decode_and_render(opened, options)
+        return result
     finally:
         slots.release()
-        trim_from = settings.REMOVAL_MALLOC_TRIM_MIN_PIXELS
-        if trim_from and pixels >= trim_from:
-            # A big image leaves freed heap that glibc would keep: hand it back.
+        if trim:
+            # A big image (in or out) leaves freed heap that glibc would keep:
+            # hand it back.
             malloc.trim()
 
 
-def _render(owned: list[Image.Image], options: RemovalOptions) -> RemovalResult:
-    """Render the single image in ``owned``, emptying the list to free it early."""
-    matte = get_model(options.model or None).predict(owned[0])
-    out = matte if options.mask else cut_out(owned.pop(), matte)
-    owned.clear()
-    if options.angle % 360:
-        out = rotate(out, options.angle, options.expand)
-    size = target_size(out.size, options.width, options.height, options.exact_resize)
-    if size and size != out.size:
-        out = out.resize(size, Image.Resampling.LANCZOS)
+@PerProcess
+def big_image_lane() -> ThreadPoolExecutor:
+    """Threads for big images, at a lower CPU priority than the request threads.
+
+    A 10000x10000 request is seconds of CPU; at a lower priority it takes the
+    cores small images leave idle instead of doubling their latency. Threads
+    the lane starts (the PNG encoder's) inherit the priority.
+    """
+    return ThreadPoolExecutor(
+        max_workers=settings.REMOVAL_BIG_CONCURRENCY,
+        thread_name_prefix="big-image",
+        initializer=_lower_priority,
+    )
+
+
+def _lower_priority() -> None:
+    # Linux: the niceness of this thread only (the thread id, not 0, which
+    # would be the whole process on other systems).
+    with contextlib.suppress(AttributeError, OSError):
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), settings.REMOVAL_BIG_NICE)
+
+
+def _render_big(
+    done: list[RemovalResult], opened: list[Image.Image], options: RemovalOptions
+) -> None:
+    done.append(_decode_and_render(opened, options, background=True))
+
+
+def _decode_and_render(
+    opened: list[Image.Image], options: RemovalOptions, background: bool = False
+) -> RemovalResult:
+    # No local name for the decoded image: _render owns it and drops it as
+    # soon as the cut-out exists, which lowers the peak for big uploads.
+    decoded = [imaging.decode(opened.pop())]
+    # The header may not tell the EXIF orientation (a PNG's eXIf chunk after
+    # its pixels): check the decoded size too.
+    check_output(decoded[0].size, options.geometry)
+    return _render(decoded, options, background)
+
+
+def _render(
+    owned: list[Image.Image], options: RemovalOptions, background: bool = False
+) -> RemovalResult:
+    """Render the single image in ``owned``, emptying the list to free it early.
+
+    Every full-size image lives only in ``owned`` (no local names), so each
+    step frees the previous one as soon as it has its own.
+    """
+    model = get_model(options.model or None)
+    matte = model.predict(owned[0], background=True) if background else model.predict(owned[0])
+    if options.mask:
+        owned[0] = matte
+    else:
+        owned.append(cut_out(owned.pop(), matte))
+    del matte
+    owned.append(reshape(owned, options.geometry))
     if not options.mask:
-        out = fill_background(out, options.bg_color, opaque=options.format in OPAQUE_FORMATS)
-    return encode(out, options.format)
+        opaque = options.format in OPAQUE_FORMATS
+        owned.append(fill_background(owned.pop(), options.bg_color, opaque=opaque))
+    return encode(owned, options.format)
 
 
 # Rows per band when blacking out hidden pixels: the temporary mask stays small.
@@ -129,73 +214,55 @@ def cut_out(image: Image.Image, matte: Image.Image) -> Image.Image:
     return image
 
 
-def rotate(image: Image.Image, angle: float, expand: bool) -> Image.Image:
-    """Rotate counter-clockwise by ``angle`` degrees; new corners are transparent."""
-    if image.mode == "L":
-        return image.rotate(angle, Image.Resampling.BICUBIC, expand=expand, fillcolor=0)
-    # Interpolate premultiplied so transparent neighbours do not darken edges.
-    turned = image.convert("RGBa").rotate(
-        angle, Image.Resampling.BICUBIC, expand=expand, fillcolor=(0, 0, 0, 0)
-    )
-    return turned.convert("RGBA")
-
-
-def target_size(
-    size: tuple[int, int], width: int | None, height: int | None, exact: bool
-) -> tuple[int, int] | None:
-    """The output size: exactly w x h, or fit inside it keeping the aspect ratio."""
-    if not width and not height:
-        return None
-    w0, h0 = size
-    if exact:
-        return (width or w0, height or h0)
-    if width and height:
-        scale = min(width / w0, height / h0)
-    elif width:
-        scale = width / w0
-    else:
-        scale = height / h0
-    return (max(1, round(w0 * scale)), max(1, round(h0 * scale)))
-
-
 def fill_background(image: Image.Image, color: Color | None, *, opaque: bool) -> Image.Image:
-    if color is not None:
-        canvas = Image.new("RGBA", image.size, color)
-        canvas.alpha_composite(image)
-        image = canvas
-    if opaque:
-        # JPEG and BMP have no alpha: whatever is still see-through sits on white.
-        if color is None or color[3] < 255:
-            canvas = Image.new("RGBA", image.size, WHITE)
-            canvas.alpha_composite(image)
-            image = canvas
-        image = image.convert("RGB")
-    return image
+    """Lay ``image`` on ``color``; for JPEG and BMP (no alpha) the rest on white.
+
+    Band by band in place, so the temporaries stay a few MB for any size.
+    """
+    white = opaque and (color is None or color[3] < 255)
+    if color is not None or white:
+        width, height = image.size
+        for top in range(0, height, _BAND_ROWS):
+            box = (0, top, width, min(height, top + _BAND_ROWS))
+            band = image.crop(box)
+            for backdrop in (color, WHITE if white else None):
+                if backdrop is not None:
+                    canvas = Image.new("RGBA", band.size, backdrop)
+                    canvas.alpha_composite(band)
+                    band = canvas
+            image.paste(band, box)
+    return image.convert("RGB") if opaque else image
 
 
-def encode(image: Image.Image, fmt: str) -> RemovalResult:
-    buffer = io.BytesIO()
+def encode(owned: list[Image.Image], fmt: str) -> RemovalResult:
+    """Encode the single image in ``owned`` (emptied: WebP frees it early)."""
+    width, height = owned[0].size
+    if fmt == "WEBP":
+        content = webp_writer.encode(
+            owned,
+            quality=settings.REMOVAL_WEBP_QUALITY,
+            method=settings.REMOVAL_WEBP_METHOD,
+            # libwebp's own alpha encoder needs ~10 bytes a pixel.
+            own_alpha=width * height >= settings.REMOVAL_BIG_IMAGE_PIXELS,
+        )
+        return _result(content, fmt, width, height)
+    image = owned.pop()
     if fmt == "PNG" and _parallel_png(image):
         content = png.encode(
             image, level=settings.REMOVAL_PNG_COMPRESS_LEVEL, threads=_png_threads()
         )
-        return _result(content, fmt, image)
+        return _result(content, fmt, width, height)
+    buffer = io.BytesIO()
     if fmt == "PNG":
         image.save(buffer, "PNG", compress_level=settings.REMOVAL_PNG_COMPRESS_LEVEL)
-    elif fmt == "WEBP":
-        image.save(
-            buffer,
-            "WEBP",
-            quality=settings.REMOVAL_WEBP_QUALITY,
-            method=settings.REMOVAL_WEBP_METHOD,
-        )
     elif fmt == "JPEG":
         image.save(buffer, "JPEG", quality=settings.REMOVAL_JPEG_QUALITY)
     elif fmt == "BMP":
         image.save(buffer, "BMP")
     else:
         raise ValueError(f"unsupported output format {fmt!r}")
-    return _result(buffer.getvalue(), fmt, image)
+    del image
+    return _result(buffer.getvalue(), fmt, width, height)
 
 
 def _parallel_png(image: Image.Image) -> bool:
@@ -207,11 +274,7 @@ def _png_threads() -> int:
     return settings.REMOVAL_PNG_THREADS or os.cpu_count() or 1
 
 
-def _result(content: bytes, fmt: str, image: Image.Image) -> RemovalResult:
+def _result(content: bytes, fmt: str, width: int, height: int) -> RemovalResult:
     return RemovalResult(
-        content=content,
-        media_type=MEDIA_TYPES[fmt],
-        format=fmt,
-        width=image.width,
-        height=image.height,
+        content=content, media_type=MEDIA_TYPES[fmt], format=fmt, width=width, height=height
     )

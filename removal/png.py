@@ -13,6 +13,8 @@ stream wrap it.
 
 from __future__ import annotations
 
+import io
+import os
 import struct
 import threading
 import zlib
@@ -33,7 +35,7 @@ _ADLER_BASE = 65521
 # small enough that a few bands in flight stay a few MB.
 BAND_BYTES = 2 * 1024 * 1024
 
-_pools: dict[int, ThreadPoolExecutor] = {}
+_pools: dict[tuple[int, int], ThreadPoolExecutor] = {}
 _pool_lock = threading.Lock()
 
 
@@ -46,10 +48,14 @@ def encode(image: Image.Image, *, level: int = 1, threads: int = 2) -> bytes:
     colour_type, depth = _COLOUR_TYPES[image.mode]
     width, height = image.size
     header = struct.pack(">IIBBBBB", width, height, 8, colour_type, 0, 0, 0)
-    parts = [_SIGNATURE, _chunk(b"IHDR", header)]
-    parts.extend(_idat_chunks(image, width * depth, level, threads))
-    parts.append(_chunk(b"IEND", b""))
-    return b"".join(parts)
+    # Written as they come: joining a list of chunks would hold the answer twice.
+    out = io.BytesIO()
+    out.write(_SIGNATURE)
+    out.write(_chunk(b"IHDR", header))
+    for chunk in _idat_chunks(image, width * depth, level, threads):
+        out.write(chunk)
+    out.write(_chunk(b"IEND", b""))
+    return out.getvalue()
 
 
 def _idat_chunks(image: Image.Image, row_bytes: int, level: int, threads: int) -> Iterator[bytes]:
@@ -131,8 +137,18 @@ def _adler32_combine(adler1: int, adler2: int, length2: int) -> int:
 
 
 def _executor(threads: int) -> ThreadPoolExecutor:
-    # Created on first use, so in the gunicorn worker (after the fork).
+    # Created on first use, so in the gunicorn worker (after the fork). One
+    # pool per CPU priority of the caller: its threads inherit it, so a big
+    # image's lane (removal.pipeline.big_image_lane) deflates at its own.
+    key = (threads, _niceness())
     with _pool_lock:
-        if threads not in _pools:
-            _pools[threads] = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="png")
-        return _pools[threads]
+        if key not in _pools:
+            _pools[key] = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="png")
+        return _pools[key]
+
+
+def _niceness() -> int:
+    try:
+        return os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+    except (AttributeError, OSError):
+        return 0

@@ -14,6 +14,7 @@ from drf_spectacular.utils import (
 from PIL import ImageColor
 from rest_framework import serializers
 
+from removal.limits import MAX_SIDE, MAX_UPLOAD_MB
 from removal.validation import FLAG_VALUES
 
 # What the server accepts, so that a request valid by the spec is never refused
@@ -63,9 +64,9 @@ def installed_models(result: dict, generator, request, public) -> dict:
 
 class RemovalForm(serializers.Serializer):
     image = serializers.FileField(
-        help_text="The photo: PNG, JPEG, WEBP or BMP (checked by content), at most 50 MB "
-        "and 10000 px per side. Animated images use their first frame; EXIF "
-        "orientation is applied."
+        help_text="The photo: PNG, JPEG, WEBP or BMP (checked by content), at most "
+        f"{MAX_UPLOAD_MB} MB and {MAX_SIDE} px per side. Animated images use their "
+        "first frame; EXIF orientation is applied."
     )
     # Upper case only: generated clients make an enum of it, and PNG/png would clash.
     format = serializers.ChoiceField(
@@ -97,7 +98,7 @@ class RemovalForm(serializers.Serializer):
         required=False,
         default=0,
         min_value=0,
-        max_value=10000,
+        max_value=MAX_SIDE,
         help_text="Target width in px; `0` keeps the size. With `h`, the image fits inside "
         "w x h keeping its aspect ratio.",
     )
@@ -105,7 +106,7 @@ class RemovalForm(serializers.Serializer):
         required=False,
         default=0,
         min_value=0,
-        max_value=10000,
+        max_value=MAX_SIDE,
         help_text="Target height in px; `0` keeps the size.",
     )
     exact_resize = FlagField(
@@ -119,7 +120,9 @@ class RemovalForm(serializers.Serializer):
         min_value=-360,
         max_value=360,
         help_text="Rotation in degrees; positive turns counter-clockwise, negative "
-        "clockwise. Applied before resizing, so `w`/`h` bound the final image.",
+        "clockwise. Applied before resizing, so `w`/`h` bound the final image. The "
+        f"final image may be at most {MAX_SIDE} px a side: a turn that makes it larger "
+        "needs `w`/`h` (or `expand=false`), else 400.",
     )
     expand = FlagField(
         required=False,

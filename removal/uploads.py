@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.core.files.uploadhandler import TemporaryFileUploadHandler
 
-from removal.validation import MAX_UPLOAD_BYTES
+from removal.limits import MAX_UPLOAD_BYTES
 
 
 class CappedUploadHandler(TemporaryFileUploadHandler):

@@ -19,9 +19,10 @@ from PIL import ImageColor
 
 from config.errors import FieldError, InvalidInput, parse_integer, parse_number
 from removal import imaging, registry
+from removal.geometry import OutputTooLarge, check_output
+from removal.limits import MAX_UPLOAD_BYTES
 from removal.pipeline import Color, RemovalOptions
 
-MAX_UPLOAD_BYTES = 50 * 1024 * 1024
 ALLOWED_EXTENSIONS = ("webp", "bmp", "png", "jpg", "jpeg")
 OUTPUT_FORMATS = {"PNG": "PNG", "JPEG": "JPEG", "JPG": "JPEG", "WEBP": "WEBP", "BMP": "BMP"}
 _HEX = re.compile(r"#([0-9a-fA-F]{3,4}|[0-9a-fA-F]{6}|[0-9a-fA-F]{8})")
@@ -34,6 +35,9 @@ FLAG_VALUES = TRUE_VALUES + FALSE_VALUES  # in any case
 class RemovalRequest:
     image: UploadedFile
     options: RemovalOptions
+    # What the upload's header said (format, size): the pipeline reads it
+    # instead of identifying the upload again.
+    header: imaging.Header
 
     @cached_property
     def fingerprint(self) -> str:
@@ -54,7 +58,7 @@ class RemovalRequest:
 def parse_removal_request(data: Any, files: Any) -> RemovalRequest:
     """Read the form into options; raise InvalidInput listing every problem."""
     errors: list[FieldError] = []
-    image = _check_image(data, files, errors)
+    checked = _check_image(data, files, errors)
     width = _dimension(data, "w", errors)
     height = _dimension(data, "h", errors)
     angle = _angle(data, errors)
@@ -74,7 +78,8 @@ def parse_removal_request(data: Any, files: Any) -> RemovalRequest:
         )
     if errors:
         raise InvalidInput(errors)
-    assert image is not None
+    assert checked is not None
+    image, header = checked
     options = RemovalOptions(
         format=fmt,
         mask=mask,
@@ -86,20 +91,29 @@ def parse_removal_request(data: Any, files: Any) -> RemovalRequest:
         expand=expand,
         model=model,
     )
-    return RemovalRequest(image=image, options=options)
+    try:
+        # From the header alone: no credit is reserved, no pixel decoded, for
+        # an answer we would refuse to make.
+        check_output(header.size, options.geometry)
+    except OutputTooLarge as exc:
+        raise InvalidInput([FieldError(exc.field, exc.message)]) from None
+    return RemovalRequest(image=image, options=options, header=header)
 
 
-def _check_image(data: Any, files: Any, errors: list[FieldError]) -> UploadedFile | None:
-    """The upload, or None with one error: the first check of the field that fails."""
+def _check_image(
+    data: Any, files: Any, errors: list[FieldError]
+) -> tuple[UploadedFile, imaging.Header] | None:
+    """The upload and its header, or None with one error: the first check that fails."""
     found: list[FieldError] = []
     upload = files.get("image")
+    header = None
     if upload is None:
         found.append(FieldError("image", _missing_message(data)))
     else:
-        _check_upload(upload, found)
+        header = _check_upload(upload, found)
     # One error per field, as rembg.com answers: a later check repeats the first failure.
     errors.extend(found[:1])
-    return None if found else upload
+    return None if found or header is None else (upload, header)
 
 
 def _missing_message(data: Any) -> str:
@@ -109,7 +123,7 @@ def _missing_message(data: Any) -> str:
     return "No image file provided. Please include an 'image' field in your form data."
 
 
-def _check_upload(upload: UploadedFile, errors: list[FieldError]) -> None:
+def _check_upload(upload: UploadedFile, errors: list[FieldError]) -> imaging.Header | None:
     """extension -> empty -> signature -> size -> dimensions; stops at the first failure."""
     suffix = PurePath(upload.name or "").suffix.lower().lstrip(".")
     if suffix and suffix not in ALLOWED_EXTENSIONS:
@@ -120,17 +134,17 @@ def _check_upload(upload: UploadedFile, errors: list[FieldError]) -> None:
                 f"Allowed formats: {', '.join(ALLOWED_EXTENSIONS)}",
             )
         )
-        return
+        return None
     if upload.size == 0:
         errors.append(FieldError("image", "Uploaded file is empty (0 bytes)."))
-        return
+        return None
     upload.seek(0)
     fmt = imaging.sniff_format(upload.read(16))
     if fmt is None:
         errors.append(
             FieldError("image", "File does not appear to be a valid image (invalid file signature)")
         )
-        return
+        return None
     if upload.size > MAX_UPLOAD_BYTES:
         errors.append(
             FieldError(
@@ -139,14 +153,18 @@ def _check_upload(upload: UploadedFile, errors: list[FieldError]) -> None:
                 f"the maximum allowed size of {MAX_UPLOAD_BYTES // (1024 * 1024)} MB.",
             )
         )
-        return
-    _check_dimensions(upload, fmt, errors)
+        return None
+    return _check_dimensions(upload, fmt, errors)
 
 
-def _check_dimensions(upload: UploadedFile, fmt: str, errors: list[FieldError]) -> None:
+def _check_dimensions(
+    upload: UploadedFile, fmt: str, errors: list[FieldError]
+) -> imaging.Header | None:
+    """The upload's header, or None with the error added."""
+    found = len(errors)
     try:
         with imaging.open_image(upload, fmt) as image:
-            width, height = image.size
+            header = imaging.read_header(image)
     except imaging.ImageTooLarge:
         side = imaging.MAX_SIDE
         errors.append(
@@ -155,7 +173,7 @@ def _check_dimensions(upload: UploadedFile, fmt: str, errors: list[FieldError]) 
                 f"Image dimensions exceed the maximum allowed size of {side}x{side}px.",
             )
         )
-        return
+        return None
     except imaging.UnreadableImage:
         errors.append(
             FieldError(
@@ -163,7 +181,8 @@ def _check_dimensions(upload: UploadedFile, fmt: str, errors: list[FieldError]) 
                 "File could not be read as an image (the data is corrupted or truncated)",
             )
         )
-        return
+        return None
+    width, height = header.width, header.height
     if width > imaging.MAX_SIDE:
         errors.append(
             FieldError(
@@ -180,6 +199,7 @@ def _check_dimensions(upload: UploadedFile, fmt: str, errors: list[FieldError]) 
                 f"of {imaging.MAX_SIDE}px.",
             )
         )
+    return header if len(errors) == found else None
 
 
 def _value(data: Any, name: str) -> str | None:

@@ -16,6 +16,7 @@ from accounts.ratelimit import RateLimitedMixin
 from billing import credits
 from config.errors import ApiError
 from removal import registry, schema
+from removal.geometry import OutputTooLarge
 from removal.imaging import UnreadableImage
 from removal.pipeline import Busy, RemovalResult, remove_background
 from removal.validation import parse_removal_request
@@ -28,6 +29,14 @@ class RemoveBackgroundView(RateLimitedMixin, APIView):
     """POST /rmbg: authenticate -> gate -> validate -> reserve -> infer -> commit."""
 
     parser_classes = [MultiPartParser, FormParser]
+
+    def dispatch(self, request, *args, **kwargs):
+        response = super().dispatch(request, *args, **kwargs)
+        # DRF keeps the response on the view, and the view and its request point
+        # at each other: the answer (300 MB for a 10000x10000 BMP) would live
+        # until the cyclic garbage collector ran, not just until it was sent.
+        del self.response
+        return response
 
     @extend_schema(**schema.RMBG)
     def post(self, request: Request) -> HttpResponse:
@@ -53,7 +62,11 @@ class RemoveBackgroundView(RateLimitedMixin, APIView):
     @staticmethod
     def remove(removal) -> RemovalResult:
         try:
-            return remove_background(removal.image, removal.options)
+            return remove_background(removal.image, removal.options, removal.header)
+        except OutputTooLarge as exc:
+            # Only when the decoded size differs from the header's (validation
+            # refuses the rest before a credit is reserved).
+            raise ApiError(exc.message, field=exc.field) from None
         except UnreadableImage:
             raise ApiError(
                 "File could not be read as an image (the data is corrupted or truncated)",
