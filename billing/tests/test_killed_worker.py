@@ -45,7 +45,7 @@ WINDOW = 10
 
 
 @pytest.fixture
-def server():
+def server(tmp_path):
     db = connection.settings_dict
     env = {
         **os.environ,
@@ -53,6 +53,8 @@ def server():
         "DATABASE_URL": f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}",
         "REDIS_URL": settings.REDIS_URL,
         "GUNICORN_WORKERS": "1",
+        # u2netp only: a worker that also warmed up isnet could outlive the 6 s timeout.
+        "REMOVAL_MODEL_DIR": str(tmp_path),
     }
     port = free_port()
     master = subprocess.Popen(
