@@ -318,9 +318,10 @@ STALE_RESERVATION_SECONDS = GUNICORN_TIMEOUT + REMOVAL_QUEUE_TIMEOUT + RESERVATI
 # trades a few per cent of speed for a bounded, flat resident size.
 REMOVAL_CPU_MEM_ARENA = env_bool("REMOVAL_CPU_MEM_ARENA", False)
 # One onnxruntime arena per process, shared by the light models' sessions (u2netp):
-# the arena's speed for ~100 MB, where an arena of each session's own costs ~500 MB
-# (benchmarks/bench_isnet.py --arena). isnet never uses an arena.
-REMOVAL_SHARED_ARENA = env_bool("REMOVAL_SHARED_ARENA", True)
+# faster under load, but the arena keeps ~450 MB for good (idle 627 MB against
+# 182 MB measured), which takes the worst accepted request over its 1.5 GB budget
+# (removal/tests/test_memory.py). Off by default; isnet never uses an arena.
+REMOVAL_SHARED_ARENA = env_bool("REMOVAL_SHARED_ARENA", False)
 # zlib level for PNG output (0-9): 1 is several times faster than Pillow's 6
 # on photos, still lossless, a little larger.
 REMOVAL_PNG_COMPRESS_LEVEL = env_int("REMOVAL_PNG_COMPRESS_LEVEL", 1, minimum=0)
