@@ -202,12 +202,17 @@ def _check_dimensions(
     return header if len(errors) == found else None
 
 
-def _value(data: Any, name: str) -> str | None:
+def _value(data: Any, name: str, *, empty_is_absent: bool = False) -> str | None:
+    """The field's text, None when it was not sent.
+
+    A field sent empty is refused by its own check ("got: ''"), as the spec says,
+    except where the spec lets empty mean "none" (bg_color).
+    """
     raw = data.get(name)
     if raw is None:
         return None
     raw = str(raw).strip()
-    return raw or None
+    return None if empty_is_absent and not raw else raw
 
 
 def _dimension(data: Any, name: str, errors: list[FieldError]) -> int | None:
@@ -257,7 +262,7 @@ def _format(data: Any, errors: list[FieldError]) -> str:
 
 
 def _color(data: Any, errors: list[FieldError]) -> Color | None:
-    raw = _value(data, "bg_color")
+    raw = _value(data, "bg_color", empty_is_absent=True)
     if raw is None:
         return None
     color = parse_color(raw)

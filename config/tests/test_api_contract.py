@@ -13,7 +13,7 @@ import pytest
 import schemathesis
 from django.core import signals
 from django.db import close_old_connections
-from hypothesis import HealthCheck, settings
+from hypothesis import HealthCheck, reject, settings
 from hypothesis import strategies as st
 from PIL import Image
 
@@ -79,6 +79,10 @@ def as_documented(case) -> None:
     """Rules of the descriptions that a schema cannot state, applied to the case."""
     query = case.query
     if not case.meta.generation.mode.is_positive:
+        # The WSGI transport leaves an empty multipart field out: such a case reaches
+        # the server without its invalid part, so it is no invalid request at all.
+        if isinstance(case.body, dict) and "" in case.body.values():
+            reject()
         # "listBillingCycles=true ignores everything else", the invalid part included.
         if isinstance(query, dict) and str(query.get("listBillingCycles")) in TRUTHY:
             del query["listBillingCycles"]

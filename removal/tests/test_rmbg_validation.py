@@ -273,3 +273,20 @@ def test_it_answers_get_with_405_in_the_error_shape(client):
     response = client.get("/rmbg")
     assert response.status_code == 405
     assert response.json() == {"error": 'Method "GET" not allowed.', "status": 405}
+
+
+@pytest.mark.parametrize(
+    ("field", "message"),
+    [
+        ("w", "'w' must be an integer, got: ''"),
+        ("mask", "'mask' must be true or false, got: ''"),
+        ("format", "Invalid format ''. Allowed formats: PNG, JPEG, WEBP, BMP"),
+    ],
+)
+def test_a_field_sent_empty_is_refused_as_the_spec_says(rmbg, small_car_jpeg, field, message):
+    response = rmbg(small_car_jpeg, **{field: ""})
+    assert response.json() == {"error": message, "field": field, "status": 400}
+
+
+def test_an_empty_bg_color_means_none(rmbg, small_car_jpeg):
+    assert rmbg(small_car_jpeg, bg_color="").status_code == 200
