@@ -11,6 +11,8 @@ import cutout_client as cc
 import pytest
 
 pytestmark = pytest.mark.django_db(transaction=True)
+# Fixtures for the live server (not a conftest.py: see live_fixtures.py).
+pytest_plugins = ["live_fixtures"]
 
 
 def api_usage(client: cc.Client) -> int:

@@ -1,7 +1,8 @@
-"""The client against the project's live test server, with the real model.
+"""Fixtures for the client's tests: the live test server, with the real model.
 
 The repository's conftest.py (alice, alice_key, small_car_jpeg, settings) applies
-here too: pytest's rootdir is the repository.
+here too: pytest's rootdir is the repository. Not a conftest.py of our own: the
+project's tests import the root one as ``conftest``, and a second would shadow it.
 """
 
 from __future__ import annotations
@@ -53,12 +54,9 @@ def cutout(server, alice_key):
 
     def run(*args: str, input: bytes | None = None, key: str | None = alice_key):
         env = {**os.environ, "CUTOUT_BASE_URL": server, "CUTOUT_API_KEY": key or ""}
+        env["COLUMNS"] = "250"  # no wrapped lines to match across
         return subprocess.run(
             [str(CUTOUT), *args], input=input, capture_output=True, env=env, timeout=120
         )
 
     return run
-
-
-def image_size(data: bytes) -> tuple[int, int]:
-    return Image.open(io.BytesIO(data)).size
