@@ -8,11 +8,12 @@ from __future__ import annotations
 import sys
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import click
 from rich.console import Console
@@ -24,10 +25,11 @@ from cutout_client.cli_inputs import Task, plan
 from cutout_client.client import Client
 
 AUTH_FAILED = 3
+F = TypeVar("F", bound=Callable[..., Any])
 AUTH_ERRORS = (errors.InvalidApiKey, errors.EmailNotVerified)
 
 
-def connection_options(command):
+def connection_options(command: F) -> F:
     options = [
         click.option(
             "--api-key", envvar="CUTOUT_API_KEY", help="API key (default: $CUTOUT_API_KEY)."

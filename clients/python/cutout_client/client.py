@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterable
 from datetime import datetime
 from typing import Any
 
@@ -53,6 +53,10 @@ class _Base:
         self.api_key, self.base_url = settings(api_key, base_url)
         self.timeout = timeout
         self.retry = RetryPolicy(max_retries=max_retries, backoff=backoff)
+        self._open(timeout)
+
+    def _open(self, timeout: float | httpx.Timeout) -> None:
+        raise NotImplementedError
 
     def _removal(
         self,
@@ -81,9 +85,8 @@ class _Base:
 class Client(_Base):
     """Blocking client; one instance may be shared by threads (httpx.Client is)."""
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self._http = httpx.Client(timeout=self.timeout)
+    def _open(self, timeout: float | httpx.Timeout) -> None:
+        self._http = httpx.Client(timeout=timeout)
 
     def __enter__(self) -> Client:
         return self
@@ -192,9 +195,8 @@ class Client(_Base):
 class AsyncClient(_Base):
     """The same calls as Client, to await."""
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self._http = httpx.AsyncClient(timeout=self.timeout)
+    def _open(self, timeout: float | httpx.Timeout) -> None:
+        self._http = httpx.AsyncClient(timeout=timeout)
 
     async def __aenter__(self) -> AsyncClient:
         return self
@@ -299,7 +301,7 @@ class AsyncClient(_Base):
         return response, b"".join(parts)
 
 
-async def _aiter(chunks) -> AsyncIterator[bytes]:
+async def _aiter(chunks: Iterable[bytes]) -> AsyncIterator[bytes]:
     for chunk in chunks:
         yield chunk
 
