@@ -137,7 +137,9 @@ def rembg_p(folder: Path, out: Path) -> float:
     )
     out.mkdir()
     start = time.perf_counter()
-    subprocess.run([str(REMBG_PYTHON), "-c", code], env=rembg_env(), check=True)
+    done = subprocess.run([str(REMBG_PYTHON), "-c", code], env=rembg_env(), capture_output=True)
+    if done.returncode != 0:
+        sys.exit(f"rembg p failed:\n{done.stderr.decode(errors='replace')[-2000:]}")
     return time.perf_counter() - start
 
 

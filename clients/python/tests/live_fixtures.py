@@ -7,11 +7,15 @@ project's tests import the root one as ``conftest``, and a second would shadow i
 
 from __future__ import annotations
 
+import contextlib
 import io
 import os
+import socket
 import subprocess
 import sys
+import threading
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 from PIL import Image
@@ -60,3 +64,59 @@ def cutout(server, alice_key):
         )
 
     return run
+
+
+class DroppingProxy:
+    """A loopback TCP proxy to the live server that cuts its first ``drop`` answers.
+
+    The server has done the work (and charged for it) when its answer starts; the
+    client sees the connection close without one, as after a network fault.
+    """
+
+    def __init__(self, upstream: tuple[str, int], drop: int = 1) -> None:
+        self.upstream = upstream
+        self.drops_left = drop
+        self.connections = 0
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.url = f"http://127.0.0.1:{self.listener.getsockname()[1]}"
+        self._lock = threading.Lock()
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self) -> None:
+        while True:
+            try:
+                client, _ = self.listener.accept()
+            except OSError:
+                return  # closed
+            with self._lock:
+                self.connections += 1
+                drop, self.drops_left = self.drops_left > 0, max(0, self.drops_left - 1)
+            upstream = socket.create_connection(self.upstream)
+            threading.Thread(target=_pump, args=(client, upstream, False), daemon=True).start()
+            threading.Thread(target=_pump, args=(upstream, client, drop), daemon=True).start()
+
+    def close(self) -> None:
+        self.listener.close()
+
+
+def _pump(source: socket.socket, target: socket.socket, drop: bool) -> None:
+    try:
+        while data := source.recv(65536):
+            if drop:
+                break
+            target.sendall(data)
+    except OSError:
+        pass
+    finally:
+        for sock in (source, target):
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+            sock.close()
+
+
+@pytest.fixture
+def dropping_proxy(live_server):
+    address = urlsplit(live_server.url)
+    proxy = DroppingProxy((address.hostname, address.port))
+    yield proxy
+    proxy.close()

@@ -98,6 +98,17 @@ def test_a_real_short_term_429_is_retried_and_charged_once(alice_client, car, se
     assert api_usage(alice_client) == 2
 
 
+def test_a_lost_answer_is_retried_under_the_same_key_and_not_charged_again(
+    dropping_proxy, alice_key, car
+):
+    with cc.Client(api_key=alice_key, base_url=dropping_proxy.url, backoff=0.01) as client:
+        result = client.remove(car)  # the first answer is cut after the server charged
+    assert dropping_proxy.connections == 2
+    assert (result.width, result.credits_charged) == (160, 0)  # the server's replay
+    with cc.Client(api_key=alice_key, base_url=dropping_proxy.url) as client:
+        assert api_usage(client) == 1
+
+
 def test_without_retries_a_429_says_when_to_come_back(server, alice_key, car, settings):
     settings.API_RATE_LIMIT = "1/minute"
     with cc.Client(api_key=alice_key, base_url=server, max_retries=0) as client:
