@@ -187,14 +187,14 @@ class RetryPolicy:
             hinted = None
         else:
             return None
-        backoff = self.backoff * 2**attempt
-        if hinted is not None:
-            # At least what the server asked for, plus jitter so that clients told the
-            # same second do not all come back in that second.
-            wait = hinted + random.uniform(0, min(backoff, 1.0))
-        else:
-            wait = random.uniform(backoff / 2, backoff)  # "equal jitter"
-        return wait if wait <= self.max_wait else None
+        backoff = min(self.backoff * 2**attempt, self.max_wait)
+        if hinted is None:
+            return random.uniform(backoff / 2, backoff)  # "equal jitter"
+        if hinted > self.max_wait:
+            return None
+        # At least what the server asked for, plus jitter so that clients told the
+        # same second do not all come back in that second.
+        return hinted + random.uniform(0, min(backoff, 1.0))
 
 
 def log_retry(call: Call, attempt: int, failure: Exception, wait: float) -> None:

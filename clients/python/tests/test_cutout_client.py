@@ -118,6 +118,16 @@ def test_without_retries_a_429_says_when_to_come_back(server, alice_key, car, se
     assert 0 < raised.value.retry_after <= 60
 
 
+def test_a_retry_after_longer_than_a_minute_is_not_waited_for(alice_client, car, settings, caplog):
+    settings.API_RATE_LIMIT = "1/hour"
+    caplog.set_level(logging.INFO, logger="cutout_client")
+    alice_client.remove(car)
+    with pytest.raises(cc.TooManyRequests) as raised:
+        alice_client.remove(car)
+    assert raised.value.retry_after > 60
+    assert not [r for r in caplog.records if "retrying" in r.getMessage()]
+
+
 def test_the_same_idempotency_key_is_not_charged_twice_nor_reused(alice_client, car, noisy_png):
     first = alice_client.remove(car, idempotency_key="order-1")
     again = alice_client.remove(car, idempotency_key="order-1")
