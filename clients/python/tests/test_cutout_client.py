@@ -200,18 +200,35 @@ def test_usage_cycles_and_models(alice_client, car):
     assert raised.value.field == "periodStartUnix"
 
 
-def test_the_async_client_does_the_same(server, alice_key, car):
+def test_the_async_client_does_the_same(server, alice_key, car, caplog):
     async def main():
         async with cc.AsyncClient(api_key=alice_key, base_url=server) as client:
-            results = await asyncio.gather(*(client.remove(car, format="png") for _ in range(2)))
+            results = await asyncio.gather(
+                client.remove(car, format="png", on_upload_progress=uploads.append),
+                client.remove(car, format="png"),
+            )
             usage = await client.membership_usage()
             models = await client.models()
         async with cc.AsyncClient(api_key="rbg_wrong", base_url=server) as wrong:
             with pytest.raises(cc.InvalidApiKey):
                 await wrong.membership_usage()
+        closed = cc.AsyncClient(api_key="k", base_url=f"http://127.0.0.1:{port}", backoff=0.01)
+        async with closed:
+            with pytest.raises(cc.ConnectionFailed):
+                await closed.models()
         return results, usage, models
 
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    caplog.set_level(logging.INFO, logger="cutout_client")
+    uploads: list[cc.Progress] = []
     results, usage, models = asyncio.run(main())
+    assert uploads and uploads[-1].progress == 1.0 and uploads[-1].upload
+    retries = [
+        r.getMessage() for r in caplog.records if "retrying GET /api/models" in r.getMessage()
+    ]
+    assert len(retries) == 3
     assert [(r.format, r.width, r.credits_charged) for r in results] == [("png", 160, 1)] * 2
     assert usage.api_usage == 2
     assert models.default == "u2netp"
