@@ -9,10 +9,11 @@ TEST_REDIS_URL ?= redis://127.0.0.1:6379/15
 
 .PHONY: run test lint bench install-isnet
 
-$(VENV)/.installed: pyproject.toml
+# The Python client (clients/python) installs into the same venv: make test runs its tests.
+$(VENV)/.installed: pyproject.toml clients/python/pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e ".[dev]"
+	$(BIN)/pip install --quiet -e ".[dev]" -e ./clients/python
 	touch $@
 
 tests/js/node_modules/.installed: tests/js/package-lock.json
