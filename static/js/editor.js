@@ -64,9 +64,16 @@
       $("height").value = state.cutout.height;
       show($("workspace"), true);
       render();
-      $("download").focus();
+      showResult();
     };
     xhr.send(form);
+  }
+
+  // Keyboard users land on Download, but the page scrolls to the cut-out, not to the
+  // button: focusing Download alone scrolled the top of the image (on a phone, all of it) away.
+  function showResult() {
+    $("download").focus({ preventScroll: true });
+    $("compare").scrollIntoView({ block: "start", behavior: "instant" });
   }
 
   function background() {
