@@ -60,8 +60,6 @@
       if (state.before) URL.revokeObjectURL(state.before);
       state.before = URL.createObjectURL(file);
       $("before").src = state.before;
-      $("width").value = state.cutout.width;
-      $("height").value = state.cutout.height;
       show($("workspace"), true);
       render();
       showResult();

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from PIL import Image
 
 from tests.browser.test_pages import upload_and_wait
 
@@ -22,3 +23,20 @@ def test_the_result_is_in_view_after_processing(page, live_server, screenshot, w
     )
     assert top >= 0 and bottom <= height, (top, bottom, height)
     screenshot(f"editor-result-{width}")
+
+
+@pytest.mark.parametrize("width", WIDTHS)
+def test_a_rotation_keeps_the_subjects_size(page, live_server, screenshot, tmp_path, width):
+    page.set_viewport_size({"width": width, "height": 844})
+    page.goto(f"{live_server.url}/editor/")
+    upload_and_wait(page)
+    assert page.input_value("#width") == page.input_value("#height") == ""
+    page.fill("#angle", "45")
+    # 480 x 360 turned 45° needs a 594 x 594 canvas; nothing squeezes it back.
+    assert page.inner_text("#output-size") == "Output: 594 × 594 px"
+    screenshot(f"editor-rotated-{width}")
+    with page.expect_download() as download_info:
+        page.click("#download")
+    path = tmp_path / "out.png"
+    download_info.value.save_as(path)
+    assert Image.open(path).size == (594, 594)
