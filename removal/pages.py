@@ -6,6 +6,7 @@ from django.conf import settings
 from django.shortcuts import render
 from django.utils import timezone
 from django.views.decorators.cache import never_cache
+from PIL import ImageColor
 
 from accounts.authentication import client_ip, network_of
 from billing.credits import available
@@ -49,5 +50,10 @@ def model_choices() -> list[dict]:
 
 @never_cache  # the page embeds a user token: no cache or back button may keep it
 def editor(request):
-    context = {"allowance": allowance(request), "models": model_choices()}
+    context = {
+        "allowance": allowance(request),
+        "models": model_choices(),
+        # The names the API accepts for bg_color, so the page can refuse the same ones.
+        "colour_names": sorted(ImageColor.colormap),
+    }
     return render(request, "removal/editor.html", context)

@@ -74,9 +74,30 @@
     $("compare").scrollIntoView({ block: "start", behavior: "instant" });
   }
 
+  // The colour names the server accepts are the datalist's options: the canvas would
+  // silently paint an unknown name black.
+  const COLOUR_NAMES = new Set([...$("colour-names").options].map((o) => o.value));
+  const HEX = /^#([0-9a-f]{3,4}|[0-9a-f]{6}|[0-9a-f]{8})$/i;
+
+  function colourProblem() {
+    const name = $("bg-name").value.trim();
+    if (!name || HEX.test(name) || name.toLowerCase() === "transparent" || COLOUR_NAMES.has(name.toLowerCase())) return "";
+    return `“${name}” is not a colour we know. Pick a name from the list or write #RRGGBB.`;
+  }
+
   function background() {
     if (document.querySelector('input[name="bg"]:checked').value !== "color") return null;
-    return $("bg-name").value.trim() || $("bg-picker").value;
+    const name = $("bg-name").value.trim();
+    if (!name) return $("bg-picker").value;
+    return colourProblem() ? null : name.toLowerCase();
+  }
+
+  function checkColour() {
+    const problem = colourProblem();
+    $("bg-name-error").textContent = problem;
+    show($("bg-name-error"), Boolean(problem));
+    $("bg-name").setAttribute("aria-invalid", problem ? "true" : "false");
+    $("download").disabled = Boolean(problem);
   }
 
   function outputSize(boxW, boxH) {
@@ -114,6 +135,7 @@
   }
 
   function render() {
+    checkColour();
     if (!state.cutout) return;
     const [w, h] = drawInto($("result"));
     $("angle-value").textContent = `${$("angle").value}°`;

@@ -40,3 +40,26 @@ def test_a_rotation_keeps_the_subjects_size(page, live_server, screenshot, tmp_p
     path = tmp_path / "out.png"
     download_info.value.save_as(path)
     assert Image.open(path).size == (594, 594)
+
+
+@pytest.mark.parametrize("width", WIDTHS)
+def test_an_unknown_colour_name_is_refused_not_painted_black(page, live_server, screenshot, width):
+    page.set_viewport_size({"width": width, "height": 844})
+    page.goto(f"{live_server.url}/editor/")
+    upload_and_wait(page)
+    page.fill("#bg-name", "blurple")
+    assert "not a colour we know" in page.inner_text("#bg-name-error")
+    assert page.is_disabled("#download")
+    corner = page.evaluate(
+        "document.getElementById('result').getContext('2d').getImageData(1, 1, 1, 1).data[3]"
+    )
+    assert corner == 0  # still transparent, not black
+    screenshot(f"editor-bad-colour-{width}")
+
+    page.fill("#bg-name", "LightBlue")
+    assert page.is_hidden("#bg-name-error")
+    assert page.is_enabled("#download")
+    rgb = page.evaluate(
+        "[...document.getElementById('result').getContext('2d').getImageData(1, 1, 1, 1).data]"
+    )
+    assert rgb == [173, 216, 230, 255]
