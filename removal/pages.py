@@ -9,26 +9,34 @@ from django.views.decorators.cache import never_cache
 from PIL import ImageColor
 
 from accounts.authentication import client_ip, network_of
-from billing.credits import available
+from billing import stripe_gateway
+from billing.credits import available, next_utc_midnight
 from billing.models import AnonymousUsage, CreditAccount
 from removal import registry
 
 
 def allowance(request) -> dict:
     """What the visitor may still process: credits, or the anonymous daily allowance."""
+    now = timezone.now()
     if request.user.is_authenticated:
-        included, prepaid = available(CreditAccount.objects.for_user(request.user), timezone.now())
+        account = CreditAccount.objects.for_user(request.user)
+        included, prepaid = available(account, now)
         return {
             "kind": "credits",
             "remaining": included + prepaid,
             "included": included,
             "prepaid": prepaid,
+            "renews_at": account.period_end,
+            # Only a server that sells credits may tell someone to buy them.
+            "can_buy": stripe_gateway.configured(),
         }
-    row = AnonymousUsage.objects.filter(
-        ip=network_of(client_ip(request)), day=timezone.now().date()
-    ).first()
+    row = AnonymousUsage.objects.filter(ip=network_of(client_ip(request)), day=now.date()).first()
     used = row.used if row else 0
-    return {"kind": "daily", "remaining": max(0, settings.ANONYMOUS_DAILY_LIMIT - used)}
+    return {
+        "kind": "daily",
+        "remaining": max(0, settings.ANONYMOUS_DAILY_LIMIT - used),
+        "renews_at": next_utc_midnight(now),
+    }
 
 
 QUALITY = {"u2net": "Fast", "isnet": "Best"}

@@ -23,7 +23,28 @@
     }
   }
 
+  // Included credits are spent before prepaid ones, as on the server.
+  function spend(charged) {
+    if (!charged) return;
+    const count = (id) => Number($(id)?.textContent || 0);
+    const set = (id, value) => { if ($(id)) $(id).textContent = Math.max(0, value); };
+    const fromIncluded = Math.min(charged, count("included"));
+    set("included", count("included") - fromIncluded);
+    set("prepaid", count("prepaid") - (charged - fromIncluded));
+    set("remaining", count("remaining") - charged);
+    if (count("remaining") === 0) outOfAllowance();
+  }
+
+  // Nothing left: say when it comes back and what to do, and take no more uploads.
+  function outOfAllowance() {
+    if ($("remaining")) $("remaining").textContent = 0;
+    show($("limit"), true);
+    $("file").disabled = true;
+    $("dropzone").classList.add("dropzone-off");
+  }
+
   function upload(file) {
+    if ($("file").disabled) return;
     setError("");
     state.file = file;
     show($("workspace"), false);
@@ -52,10 +73,9 @@
     xhr.onerror = () => { show($("status"), false); setError("Could not reach the server. Check your connection and try again."); };
     xhr.onload = async () => {
       show($("status"), false);
+      if (xhr.status === 429) { outOfAllowance(); return; }
       if (xhr.status !== 200) { setError(await errorMessage(xhr)); return; }
-      const charged = Number(xhr.getResponseHeader("X-Credits-Charged") || 0);
-      const remaining = $("remaining");
-      if (remaining && charged) remaining.textContent = Math.max(0, Number(remaining.textContent) - charged);
+      spend(Number(xhr.getResponseHeader("X-Credits-Charged") || 0));
       state.cutout = await createImageBitmap(xhr.response);
       if (state.before) URL.revokeObjectURL(state.before);
       state.before = URL.createObjectURL(file);
