@@ -13,6 +13,8 @@ from billing import stripe_gateway
 from billing.credits import available, next_utc_midnight
 from billing.models import AnonymousUsage, CreditAccount
 from removal import registry
+from removal.imaging import MAX_SIDE
+from removal.validation import ALLOWED_EXTENSIONS, MAX_UPLOAD_BYTES
 
 
 def allowance(request) -> dict:
@@ -63,5 +65,10 @@ def editor(request):
         "models": model_choices(),
         # The names the API accepts for bg_color, so the page can refuse the same ones.
         "colour_names": sorted(ImageColor.colormap),
+        # The API's limits, so the page refuses a file before uploading it, not after.
+        "max_bytes": MAX_UPLOAD_BYTES,
+        "max_mb": MAX_UPLOAD_BYTES // (1024 * 1024),
+        "max_side": MAX_SIDE,
+        "extensions": ALLOWED_EXTENSIONS,
     }
     return render(request, "removal/editor.html", context)

@@ -43,8 +43,27 @@
     $("dropzone").classList.add("dropzone-off");
   }
 
+  // The API's own checks and words, made before sending: a 137 MB file was once
+  // uploaded in full only to be refused.
+  function fileProblem(file) {
+    const extensions = root.dataset.extensions.split(",");
+    const suffix = /\.([^./]+)$/.exec(file.name || "")?.[1]?.toLowerCase();
+    if (suffix && !extensions.includes(suffix)) {
+      return `File type '.${suffix}' is not supported. Allowed formats: ${extensions.join(", ")}`;
+    }
+    if (file.size === 0) return "Uploaded file is empty (0 bytes).";
+    const max = Number(root.dataset.maxBytes);
+    if (file.size > max) {
+      const mb = (bytes) => bytes / (1024 * 1024);
+      return `File size (${mb(file.size).toFixed(1)} MB) exceeds the maximum allowed size of ${Math.floor(mb(max))} MB.`;
+    }
+    return "";
+  }
+
   function upload(file) {
     if ($("file").disabled) return;
+    const problem = fileProblem(file);
+    if (problem) { setError(problem); return; }
     setError("");
     state.file = file;
     show($("workspace"), false);
