@@ -182,9 +182,12 @@
     split();
   }
 
+  // The original shows left of the handle, the cut-out right of it.
   function split() {
     const percent = Number($("split").value);
     $("before-wrap").style.clipPath = `inset(0 ${100 - percent}% 0 0)`;
+    $("split-line").style.left = `${percent}%`;
+    $("split").setAttribute("aria-valuetext", `${percent}% original, ${100 - percent}% cut-out`);
   }
 
   function download() {
