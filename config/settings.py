@@ -179,7 +179,13 @@ ACCOUNT_CHANGE_EMAIL = True
 ACCOUNT_PREVENT_ENUMERATION = True
 ACCOUNT_LOGIN_ON_EMAIL_CONFIRMATION = True
 ACCOUNT_LOGOUT_ON_PASSWORD_CHANGE = False
-ACCOUNT_EMAIL_SUBJECT_PREFIX = "[Cutout] "
+# The name e-mails and pages call the site by (not the host it was reached on).
+SITE_NAME = env_str("SITE_NAME", "Cutout")
+ACCOUNT_EMAIL_SUBJECT_PREFIX = f"[{SITE_NAME}] "
+ACCOUNT_ADAPTER = "accounts.adapter.AccountAdapter"
+# People are greeted by a name they set, else their e-mail address: never the
+# username allauth generated for them.
+ACCOUNT_USER_DISPLAY = "accounts.models.display_name"
 ACCOUNT_DEFAULT_HTTP_PROTOCOL = "https" if HTTPS else "http"
 # allauth's own rate limits (login failures, sign-ups, mails) stay on: the defaults.
 
@@ -213,6 +219,8 @@ LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True
+# locale/en holds allauth's English in the site's words (E-mail, Sign up, sentence case).
+LOCALE_PATHS = [BASE_DIR / "locale"]
 
 STATIC_URL = "static/"
 STATIC_ROOT = Path(env_str("STATIC_ROOT", str(BASE_DIR / "staticfiles")))

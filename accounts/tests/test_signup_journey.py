@@ -135,7 +135,7 @@ def test_a_wrong_password_does_not_reveal_whether_the_address_exists(live_server
         "/accounts/login/", {"login": "nobody@example.com", "password": "wrong password"}
     )
     assert wrong.status_code == unknown.status_code == 200
-    message = "The email address and/or password you specified are not correct."
+    message = "The e-mail address and/or password you specified are not correct."
     assert message in wrong.text and message in unknown.text
 
 

@@ -3,15 +3,19 @@ document.querySelectorAll("[data-copy]").forEach((button) => {
   button.addEventListener("click", async () => {
     const source = document.querySelector(button.dataset.copy);
     const text = "value" in source && source.value ? source.value : source.textContent.trim();
+    const label = button.dataset.label || button.textContent;
+    button.dataset.label = label;
     try {
       await navigator.clipboard.writeText(text);
+      button.textContent = "Copied";
     } catch {
-      // Clipboard API unavailable (plain http): select the text for a manual copy.
+      // Refused, or no clipboard API (plain http): select the text for a manual copy
+      // and say so, rather than claim it was copied.
       if (source.select) source.select();
+      else window.getSelection().selectAllChildren(source);
+      button.textContent = "Press Ctrl+C to copy";
     }
-    const label = button.textContent;
-    button.textContent = "Copied";
-    setTimeout(() => { button.textContent = label; }, 1500);
+    setTimeout(() => { button.textContent = label; }, 3000);
   });
 });
 
