@@ -5,6 +5,7 @@ from django.shortcuts import render
 
 from billing import stripe_gateway
 from billing.models import CreditPack, Plan
+from removal.samples import SAMPLES
 
 
 def offers() -> dict:
@@ -19,5 +20,9 @@ def offers() -> dict:
 
 
 def home(request):
-    context = {**offers(), "anonymous_daily_limit": settings.ANONYMOUS_DAILY_LIMIT}
+    context = {
+        **offers(),
+        "anonymous_daily_limit": settings.ANONYMOUS_DAILY_LIMIT,
+        "samples": SAMPLES,
+    }
     return render(request, "home.html", context)

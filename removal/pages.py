@@ -14,6 +14,7 @@ from billing.credits import available, next_utc_midnight
 from billing.models import AnonymousUsage, CreditAccount
 from removal import registry
 from removal.imaging import MAX_SIDE
+from removal.samples import SAMPLES
 from removal.validation import ALLOWED_EXTENSIONS, MAX_UPLOAD_BYTES
 
 
@@ -70,5 +71,6 @@ def editor(request):
         "max_mb": MAX_UPLOAD_BYTES // (1024 * 1024),
         "max_side": MAX_SIDE,
         "extensions": ALLOWED_EXTENSIONS,
+        "samples": SAMPLES,
     }
     return render(request, "removal/editor.html", context)

@@ -302,6 +302,12 @@
     save(new Blob([fflate.zipSync(files)], { type: "application/zip" }), "cutouts.zip");
   }
 
+  // A sample photo (served by us) goes through the queue like a file of one's own.
+  document.querySelectorAll("[data-sample]").forEach((button) => button.addEventListener("click", async () => {
+    const blob = await (await fetch(button.dataset.sample)).blob();
+    enqueue([new File([blob], button.dataset.name, { type: blob.type })]);
+  }));
+
   // Ctrl+V anywhere on the editor: images from the clipboard join the queue.
   document.addEventListener("paste", (event) => {
     const images = [...(event.clipboardData?.files || [])].filter((f) => f.type.startsWith("image/"));
