@@ -69,6 +69,7 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
+    "config.middleware.PageLocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
@@ -215,11 +216,15 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 
-LANGUAGE_CODE = "en-us"
+LANGUAGE_CODE = "en"
+# Pages and e-mails in English and Thai (rembg.com's documentation is Thai), chosen
+# from Accept-Language or the switcher in the footer; the API stays in English.
+LANGUAGES = [("en", "English"), ("th", "ไทย")]
 TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True
-# locale/en holds allauth's English in the site's words (E-mail, Sign up, sentence case).
+# locale/en holds allauth's English in the site's words (E-mail, Sign up, sentence
+# case); locale/th the Thai of the site's own pages and e-mails.
 LOCALE_PATHS = [BASE_DIR / "locale"]
 
 STATIC_URL = "static/"

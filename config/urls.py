@@ -14,6 +14,7 @@ admin.site.login = secure_admin_login(admin.site.login)
 urlpatterns = [
     path("", views.home, name="home"),
     path("admin/", admin.site.urls),
+    path("i18n/", include("django.conf.urls.i18n")),  # set_language: the footer's switcher
     path("accounts/", include("allauth.urls")),
     path("", include("accounts.urls")),
     path("api/openapi", SpectacularAPIView.as_view(), name="openapi"),
