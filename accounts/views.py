@@ -4,6 +4,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
@@ -58,9 +59,9 @@ def rename_api_key(request, pk: int):
     if form.is_valid():
         key.name = form.cleaned_data["name"]
         key.save(update_fields=["name"])
-        messages.success(request, f"Renamed the key to “{key.name}”.")
+        messages.success(request, _("Renamed the key to “%(name)s”.") % {"name": key.name})
     else:
-        messages.error(request, "A key needs a name of at most 100 characters.")
+        messages.error(request, _("A key needs a name of at most 100 characters."))
     return redirect("api-keys")
 
 
@@ -69,5 +70,7 @@ def rename_api_key(request, pk: int):
 def revoke_api_key(request, pk: int):
     key = get_object_or_404(ApiKey.objects.active(), pk=pk, user=request.user)
     key.revoke()
-    messages.success(request, f"Revoked “{key.name}”. It stopped working immediately.")
+    messages.success(
+        request, _("Revoked “%(name)s”. It stopped working immediately.") % {"name": key.name}
+    )
     return redirect("api-keys")

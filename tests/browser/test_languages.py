@@ -81,3 +81,16 @@ def test_a_thai_sign_up_gets_a_thai_e_mail(thai_page, live_server):
     thai_page.click("form button[type=submit]")
     thai_page.wait_for_load_state()
     assert mail.outbox[-1].body.startswith("สวัสดี somchai@example.com")
+
+
+def test_the_account_pages_are_in_thai_too(thai_page, live_server, alice, settings):
+    settings.STRIPE_SECRET_KEY = ""
+    sign_in(thai_page, live_server, alice.email)
+    for path, heading in (
+        ("/api-keys/", "คีย์ API"),
+        ("/dashboard/", "การใช้งาน"),
+        ("/billing/", "การเรียกเก็บเงิน"),
+    ):
+        thai_page.goto(f"{live_server.url}{path}")
+        assert thai_page.inner_text("h1") == heading, path
+    assert "ไม่ได้ตั้งค่าการเรียกเก็บเงิน" in thai_page.inner_text("main")
