@@ -3,6 +3,9 @@
 // format) and downloaded alone or all together as a zip.
 (() => {
   const $ = (id) => document.getElementById(id);
+  // Words come from Django's JavaScript catalogue (/jsi18n/) when it loaded.
+  const gettext = window.gettext || ((text) => text);
+  const fill = (text, values) => text.replace(/%\((\w+)\)s/g, (_, key) => values[key]);
   const root = $("editor");
   const state = { current: null };
 
@@ -18,9 +21,9 @@
     try {
       const body = JSON.parse(await xhr.response.text());
       if (body.details) return body.details.map((d) => d.message).join(" ");
-      return body.error || `The server answered ${xhr.status}.`;
+      return body.error || fill(gettext("The server answered %(status)s."), { status: xhr.status });
     } catch {
-      return `The server answered ${xhr.status}.`;
+      return fill(gettext("The server answered %(status)s."), { status: xhr.status });
     }
   }
 
@@ -82,14 +85,14 @@
     const item = { file, li, batch, cutout: null, before: URL.createObjectURL(file), state: "waiting" };
     li.querySelector(".queue-thumb").src = item.before;
     li.querySelector(".queue-name").textContent = file.name;
-    li.querySelector("[data-act=show]").setAttribute("aria-label", `Show ${file.name}`);
-    li.querySelector("[data-act=download]").setAttribute("aria-label", `Download the cut-out of ${file.name}`);
+    li.querySelector("[data-act=show]").setAttribute("aria-label", fill(gettext("Show %(name)s"), { name: file.name }));
+    li.querySelector("[data-act=download]").setAttribute("aria-label", fill(gettext("Download the cut-out of %(name)s"), { name: file.name }));
     li.querySelector("[data-act=show]").addEventListener("click", () => select(item, true));
     li.querySelector("[data-act=download]").addEventListener("click", () => download(item));
     $("queue").appendChild(li);
     const problem = fileProblem(file);
     if (problem) fail(item, problem);
-    else setState(item, "waiting", "Waiting…");
+    else setState(item, "waiting", gettext("Waiting…"));
     return item;
   }
 
@@ -123,7 +126,7 @@
     busy = true;
     show($("status"), true);
     show($("spinner"), false);
-    progress(item, 0, "Uploading…");
+    progress(item, 0, gettext("Uploading…"));
 
     const form = new FormData();
     form.append("image", item.file, item.file.name || "image.png");
@@ -135,25 +138,25 @@
     xhr.responseType = "blob";
     if (root.dataset.token) xhr.setRequestHeader("Authorization", `Bearer ${root.dataset.token}`);
     xhr.upload.onprogress = (event) => {
-      if (event.lengthComputable) progress(item, Math.round((event.loaded / event.total) * 100), "Uploading…");
+      if (event.lengthComputable) progress(item, Math.round((event.loaded / event.total) * 100), gettext("Uploading…"));
     };
     xhr.upload.onload = () => {
       item.state = "processing";
-      progress(item, 100, "Removing the background…");
+      progress(item, 100, gettext("Removing the background…"));
       show($("spinner"), true);
     };
     const finish = () => { busy = false; show($("status"), false); pump(); };
-    xhr.onerror = () => { fail(item, "Could not reach the server. Check your connection and try again."); finish(); };
+    xhr.onerror = () => { fail(item, gettext("Could not reach the server. Check your connection and try again.")); finish(); };
     xhr.onload = async () => {
       if (xhr.status === 429) {
         outOfAllowance();
-        queue.filter((i) => i.state === "waiting" || i === item).forEach((i) => setState(i, "error", "Not processed: nothing left to spend."));
+        queue.filter((i) => i.state === "waiting" || i === item).forEach((i) => setState(i, "error", gettext("Not processed: nothing left to spend.")));
       } else if (xhr.status !== 200) {
         fail(item, await errorMessage(xhr));
       } else {
         spend(Number(xhr.getResponseHeader("X-Credits-Charged") || 0));
         item.cutout = await createImageBitmap(xhr.response);
-        setState(item, "done", "Done", 100);
+        setState(item, "done", gettext("Done"), 100);
         // The first result of each batch comes into view; later ones wait in the queue
         // rather than jump the page while someone adjusts the first.
         if (!queue.some((i) => i !== item && i.batch === item.batch && i.state === "done" && i.shown)) {
@@ -190,7 +193,7 @@
   function colourProblem() {
     const name = $("bg-name").value.trim();
     if (!name || HEX.test(name) || name.toLowerCase() === "transparent" || COLOUR_NAMES.has(name.toLowerCase())) return "";
-    return `“${name}” is not a colour we know. Pick a name from the list or write #RRGGBB.`;
+    return fill(gettext("“%(name)s” is not a colour we know. Pick a name from the list or write #RRGGBB."), { name });
   }
 
   function background() {
@@ -246,7 +249,7 @@
     if (!state.current) return;
     const [w, h] = drawInto($("result"), state.current.cutout);
     $("angle-value").textContent = `${$("angle").value}°`;
-    $("output-size").textContent = `Output: ${w} × ${h} px`;
+    $("output-size").textContent = fill(gettext("Output: %(w)s × %(h)s px"), { w, h });
     split();
   }
 
@@ -255,7 +258,7 @@
     const percent = Number($("split").value);
     $("before-wrap").style.clipPath = `inset(0 ${100 - percent}% 0 0)`;
     $("split-line").style.left = `${percent}%`;
-    $("split").setAttribute("aria-valuetext", `${percent}% original, ${100 - percent}% cut-out`);
+    $("split").setAttribute("aria-valuetext", fill(gettext("%(before)s%% original, %(after)s%% cut-out"), { before: percent, after: 100 - percent }).replace(/%%/g, "%"));
   }
 
   function extension() {

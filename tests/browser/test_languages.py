@@ -10,7 +10,7 @@ from django.core import mail
 from accounts.tests.factories import PASSWORD
 from billing.tests.helpers import put_on_plan
 from tests.browser.conftest import ARTIFACTS
-from tests.browser.test_pages import sign_in
+from tests.browser.test_pages import CAR, sign_in
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -94,3 +94,12 @@ def test_the_account_pages_are_in_thai_too(thai_page, live_server, alice, settin
         thai_page.goto(f"{live_server.url}{path}")
         assert thai_page.inner_text("h1") == heading, path
     assert "ไม่ได้ตั้งค่าการเรียกเก็บเงิน" in thai_page.inner_text("main")
+
+
+def test_the_editors_own_messages_are_in_thai(thai_page, live_server):
+    thai_page.goto(f"{live_server.url}/editor/")
+    thai_page.set_input_files("#file", str(CAR))
+    thai_page.wait_for_selector("#workspace:not([hidden])")
+    assert thai_page.inner_text("#output-size") == "ผลลัพธ์: 480 × 360 พิกเซล"
+    thai_page.fill("#bg-name", "blurple")
+    assert thai_page.inner_text("#bg-name-error").startswith("ไม่รู้จักสี")
