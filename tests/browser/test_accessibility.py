@@ -49,3 +49,39 @@ def test_no_page_has_a_serious_accessibility_violation(page, live_server, alice,
     found["api-keys-new"] = violations(page)
     bad = {name: v for name, v in found.items() if v}
     assert not bad, "\n".join(f"{name}: {v}" for name, v in bad.items())
+
+
+FOCUS_SHOWN = """() => {
+    const el = document.activeElement;
+    const shown = (e) => { const s = getComputedStyle(e);
+        return s.outlineStyle !== 'none' && parseFloat(s.outlineWidth) > 0; };
+    // Two controls are drawn by something else: the hidden file input by its drop zone,
+    // the invisible before/after range by its grip.
+    if (el.id === 'file') return shown(document.getElementById('dropzone'));
+    if (el.id === 'split') return shown(document.querySelector('.split-grip'));
+    const box = el.getBoundingClientRect();
+    return shown(el) && box.width > 0 && box.height > 0;
+}"""
+
+
+@pytest.mark.parametrize("width", [390, 1280])
+def test_every_editor_control_is_reached_by_tab_with_visible_focus(page, live_server, width):
+    page.set_viewport_size({"width": width, "height": 844})
+    page.goto(f"{live_server.url}/editor/")
+    upload_and_wait(page)
+    page.evaluate("document.activeElement.blur()")
+    reached, hidden_focus = set(), []
+    for _ in range(80):
+        page.keyboard.press("Tab")
+        name = page.evaluate(
+            "(() => { const e = document.activeElement; if (e === document.body) return '';"
+            " return e.id || e.name || e.textContent.trim().slice(0, 30) || e.tagName; })()"
+        )
+        if not name:
+            continue  # past the last control, the browser's own UI has the focus
+        reached.add(name)
+        if not page.evaluate(FOCUS_SHOWN):
+            hidden_focus.append(name)
+    assert hidden_focus == []
+    controls = {"file", "split", "bg-name", "width", "height", "exact", "angle", "expand"}
+    assert controls | {"format", "download", "reset", "bg-picker"} <= reached
