@@ -32,6 +32,13 @@ class User(AbstractUser):
         User.objects.filter(pk=self.pk).update(token_version=models.F("token_version") + 1)
 
 
+def display_name(user) -> str:
+    """How pages and e-mails address someone: a name they set, else their e-mail address."""
+    if not getattr(user, "is_authenticated", False):
+        return ""
+    return user.get_full_name() or user.email
+
+
 def digest(raw_key: str) -> str:
     """HMAC-SHA256 of a key: what is stored instead of the key itself."""
     secret = settings.API_KEY_HMAC_SECRET.encode()

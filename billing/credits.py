@@ -14,10 +14,11 @@ the reservations of requests that died.
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 
 from django.conf import settings
 from django.db import connection, transaction
@@ -307,8 +308,22 @@ def _take_anonymous(ip: str, today: date) -> date:
         AnonymousUsage.objects.get_or_create(ip=ip, day=today)
         taken = allowance_left.update(used=F("used") + 1)
     if not taken:
-        raise ApiError(DAILY_LIMIT, status_code=429)
+        raise ApiError(
+            DAILY_LIMIT,
+            status_code=429,
+            headers={"Retry-After": str(seconds_to_next_utc_midnight(timezone.now()))},
+        )
     return today
+
+
+def next_utc_midnight(now: datetime) -> datetime:
+    """When the anonymous daily allowance starts afresh (days are UTC days)."""
+    today = now.astimezone(UTC).date()
+    return datetime.combine(today + timedelta(days=1), time.min, tzinfo=UTC)
+
+
+def seconds_to_next_utc_midnight(now: datetime) -> int:
+    return max(1, math.ceil((next_utc_midnight(now) - now).total_seconds()))
 
 
 def grant_prepaid(user, amount: int, reason: str, *, stripe_reference: str | None = None):

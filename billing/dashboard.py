@@ -9,7 +9,7 @@ from django.db.models import Count
 from django.db.models.functions import TruncDate
 from django.utils import timezone
 
-from billing import membership, periods
+from billing import membership, periods, stripe_gateway
 from billing.models import Charge, CreditAccount
 
 CHART_WIDTH = 720
@@ -38,6 +38,7 @@ def period_view(user, requested_start: str | None) -> dict:
     selected = by_start.get(_int(requested_start)) or cycles[0]
     cycle = membership.billing_cycle(account, periods.cycle_at(account, selected.start))
     bars, peak = daily_bars(user, selected.start, min(cycle.period.end, timezone.now()))
+    used_percent = min(100, round(100 * cycle.used / cycle.included)) if cycle.included else 100
     return {
         "account": account,
         "cycles": cycles,
@@ -45,12 +46,21 @@ def period_view(user, requested_start: str | None) -> dict:
         "cycle": cycle,
         "bars": bars,
         "peak": peak,
-        "used_percent": min(100, round(100 * cycle.used / cycle.included))
-        if cycle.included
-        else 100,
+        "used_percent": used_percent,
+        "warning": usage_warning(used_percent, current=selected is cycles[0]),
+        "can_buy": stripe_gateway.configured(),
         "chart_width": CHART_WIDTH,
         "chart_height": CHART_HEIGHT,
     }
+
+
+def usage_warning(used_percent: int, *, current: bool) -> str:
+    """ "full" at 100 % of the included credits, "near" from 80 %: only for the current period."""
+    if not current:
+        return ""
+    if used_percent >= 100:
+        return "full"
+    return "near" if used_percent >= 80 else ""
 
 
 def daily_bars(user, start: datetime, last: datetime) -> tuple[list[Bar], int]:

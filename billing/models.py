@@ -30,7 +30,7 @@ class PricedQuerySet(models.QuerySet):
         return [row for row in self if row.price_id]
 
 
-FREE_PLAN = {"label": "Free", "included_credits": 50}
+FREE_PLAN = {"label": "Free", "display_name": "Free", "included_credits": 50}
 
 
 class PlanQuerySet(PricedQuerySet):
@@ -40,7 +40,11 @@ class PlanQuerySet(PricedQuerySet):
         if plan is None:
             plan, _ = self.get_or_create(
                 label=FREE_PLAN["label"],
-                defaults={"included_credits": FREE_PLAN["included_credits"], "is_default": True},
+                defaults={
+                    "display_name": FREE_PLAN["display_name"],
+                    "included_credits": FREE_PLAN["included_credits"],
+                    "is_default": True,
+                },
             )
         return plan
 
@@ -49,6 +53,11 @@ class Plan(models.Model):
     """A subscription plan: a label such as ``Premium-20000`` and its credits per period."""
 
     label = models.CharField(max_length=50, unique=True)
+    display_name = models.CharField(
+        max_length=100,
+        blank=True,
+        help_text="The name people see, e.g. Premium; the label if empty.",
+    )
     included_credits = models.PositiveIntegerField(help_text="Credits included per billing period.")
     is_default = models.BooleanField(default=False, help_text="The plan of new and lapsed users.")
     stripe_price_id = models.CharField(max_length=100, blank=True, db_index=True)
@@ -66,6 +75,11 @@ class Plan(models.Model):
 
     def __str__(self) -> str:
         return self.label
+
+    @property
+    def name(self) -> str:
+        """What pages call the plan: the label (``Premium-20000``) is for the API and Stripe."""
+        return self.display_name or self.label
 
     @property
     def price_id(self) -> str:

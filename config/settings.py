@@ -72,6 +72,7 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
+    "config.middleware.PageLocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
@@ -193,7 +194,13 @@ ACCOUNT_CHANGE_EMAIL = True
 ACCOUNT_PREVENT_ENUMERATION = True
 ACCOUNT_LOGIN_ON_EMAIL_CONFIRMATION = True
 ACCOUNT_LOGOUT_ON_PASSWORD_CHANGE = False
-ACCOUNT_EMAIL_SUBJECT_PREFIX = "[Cutout] "
+# The name e-mails and pages call the site by (not the host it was reached on).
+SITE_NAME = env_str("SITE_NAME", "Cutout")
+ACCOUNT_EMAIL_SUBJECT_PREFIX = f"[{SITE_NAME}] "
+ACCOUNT_ADAPTER = "accounts.adapter.AccountAdapter"
+# People are greeted by a name they set, else their e-mail address: never the
+# username allauth generated for them.
+ACCOUNT_USER_DISPLAY = "accounts.models.display_name"
 ACCOUNT_DEFAULT_HTTP_PROTOCOL = "https" if HTTPS else "http"
 # allauth's own rate limits (login failures, sign-ups, mails) stay on: the defaults.
 
@@ -223,10 +230,16 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 
-LANGUAGE_CODE = "en-us"
+LANGUAGE_CODE = "en"
+# Pages and e-mails in English and Thai (rembg.com's documentation is Thai), chosen
+# from Accept-Language or the switcher in the footer; the API stays in English.
+LANGUAGES = [("en", "English"), ("th", "ไทย")]
 TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True
+# locale/en holds allauth's English in the site's words (E-mail, Sign up, sentence
+# case); locale/th the Thai of the site's own pages and e-mails.
+LOCALE_PATHS = [BASE_DIR / "locale"]
 
 STATIC_URL = "static/"
 STATIC_ROOT = Path(env_str("STATIC_ROOT", str(BASE_DIR / "staticfiles")))
@@ -404,6 +417,9 @@ SPECTACULAR_SETTINGS = {
     "SERVE_INCLUDE_SCHEMA": False,
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    # No deep links: Swagger UI puts them as links inside the operation's button,
+    # which assistive technology cannot use (axe: nested-interactive).
+    "SWAGGER_UI_SETTINGS": {"deepLinking": False},
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
     "ENUM_NAME_OVERRIDES": {"BooleanFlagEnum": "removal.validation.FLAG_VALUES"},

@@ -15,7 +15,7 @@ pytestmark = pytest.mark.django_db
 
 
 def create_key(client, name: str):
-    return client.post("/api-keys/", {"name": name})
+    return client.post("/api-keys/", {"name": name}, follow=True)
 
 
 def shown_key(response) -> str:
