@@ -15,6 +15,7 @@ def create_key(page, live_server, name: str) -> str:
     page.fill("#id_name", name)
     page.click("text=Create key")
     page.wait_for_selector("#new-key")
+    page.wait_for_load_state()  # its stylesheet too: tests read computed styles
     return page.input_value("#new-key")
 
 
