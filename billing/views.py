@@ -9,6 +9,7 @@ from django.http import HttpResponse, HttpResponseRedirect, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
@@ -63,7 +64,7 @@ def subscribe(request, plan_id: int):
     plan = get_object_or_404(Plan, pk=plan_id)
     current = subscriptions.current_for(request.user)
     if current is not None and current.is_live:
-        messages.info(request, "You already have a subscription: change it under Manage.")
+        messages.info(request, _("You already have a subscription: change it under Manage."))
         return redirect("billing")
     return _checkout(request, "subscription", plan.price_id, {"plan_id": str(plan.pk)})
 
@@ -80,7 +81,7 @@ def buy_pack(request, pack_id: int):
 def portal(request):
     customer_id = CreditAccount.objects.for_user(request.user).stripe_customer_id
     if not customer_id:
-        messages.error(request, "There is no Stripe subscription or payment to manage yet.")
+        messages.error(request, _("There is no Stripe subscription or payment to manage yet."))
         return redirect("billing")
     return _to_stripe(
         request,
@@ -92,7 +93,7 @@ def portal(request):
 
 def _checkout(request, mode: str, price_id: str, metadata: dict[str, str]):
     if not price_id:
-        messages.error(request, "This is not for sale yet: it has no Stripe price.")
+        messages.error(request, _("This is not for sale yet: it has no Stripe price."))
         return redirect("billing")
     success = request.build_absolute_uri(reverse("billing-success"))
     return _to_stripe(
@@ -111,13 +112,13 @@ def _checkout(request, mode: str, price_id: str, metadata: dict[str, str]):
 
 def _to_stripe(request, create_session):
     if not stripe_gateway.configured():
-        messages.error(request, "Billing is not configured on this server.")
+        messages.error(request, _("Billing is not configured on this server."))
         return redirect("billing")
     try:
         url = create_session()
     except stripe_gateway.StripeError:
         logger.exception("Stripe refused or could not be reached")
-        messages.error(request, "Stripe could not be reached. Please try again in a moment.")
+        messages.error(request, _("Stripe could not be reached. Please try again in a moment."))
         return redirect("billing")
     response = HttpResponseRedirect(url)
     response.status_code = 303  # see other: a GET of Stripe's page after our POST

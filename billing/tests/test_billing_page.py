@@ -148,3 +148,12 @@ def test_when_stripe_cannot_be_reached_the_user_is_told(signed_in, settings, str
 def test_success_and_cancel_pages(signed_in):
     assert "Thank you" in signed_in.get("/billing/success?session_id=cs_1").content.decode()
     assert "Nothing was charged" in signed_in.get("/billing/cancel").content.decode()
+
+
+@pytest.mark.parametrize(
+    ("path", "thai"),
+    [("/billing/success", "ชำระเงินเรียบร้อยแล้ว"), ("/billing/cancel", "ไม่มีการเรียกเก็บเงิน")],
+)
+def test_the_checkout_pages_speak_thai(client, alice, path, thai):
+    client.force_login(alice)
+    assert thai in client.get(path, HTTP_ACCEPT_LANGUAGE="th").content.decode()
