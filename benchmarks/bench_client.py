@@ -27,8 +27,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import GUNICORN, HOST, PROJECT_PYTHON, REMBG_GUARD, REMBG_PYTHON, ROOT, log  # noqa: E402
-from _procs import Server, free_port  # noqa: E402
+from _common import PROJECT_PYTHON, REMBG_GUARD, REMBG_PYTHON, ROOT, log  # noqa: E402
+from _procs import start_ours  # noqa: E402
 
 PHOTOS = ROOT.parent / "shared" / "fixtures" / "photos"
 WIDTHS = (640, 800, 1024, 1280)
@@ -60,31 +60,6 @@ def make_folder(folder: Path, count: int, source: Path) -> list[Path]:
         crop.save(path, "JPEG", quality=90)
         made.append(path)
     return made
-
-
-def start_server(tmp: Path) -> Server:
-    env = dict(os.environ, DJANGO_SETTINGS_MODULE="config.settings", PYTHONUNBUFFERED="1")
-    env.pop("REDIS_URL", None)  # the in-process store: nothing shared with anyone's tests
-    env["DATABASE_URL"] = f"sqlite:///{tmp / 'bench.sqlite3'}"
-    env["ANONYMOUS_DAILY_LIMIT"] = "100000000"
-    env["API_RATE_LIMIT"] = "100000000/minute"
-    subprocess.run(
-        [str(PROJECT_PYTHON), "manage.py", "migrate", "--noinput", "-v", "0"],
-        cwd=ROOT,
-        env=env,
-        check=True,
-    )
-    port = free_port()
-    server = Server(
-        name="ours",
-        cmd=[str(GUNICORN), "-c", "config/gunicorn.py", "-b", f"{HOST}:{port}", "config.wsgi"],
-        env=env,
-        port=port,
-        log_path=tmp / "gunicorn.log",
-        kind="ours",
-    )
-    server.start()
-    return server
 
 
 def sequential(url: str, files: list[Path], out: Path) -> float:
@@ -156,7 +131,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="bench-client-") as name:
         tmp = Path(name)
         files = make_folder(tmp / "photos", args.photos, args.source)
-        server = start_server(tmp)
+        server = start_ours(tmp)
         try:
             log(f"sequential loop: {len(files)} single Client.remove() calls")
             seq = sequential(server.url, files, tmp / "out-seq")
