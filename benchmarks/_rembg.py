@@ -60,7 +60,7 @@ def ensure_rembg_model() -> Path:
         [
             str(PROJECT_PYTHON),
             "-c",
-            "from removal.inference import bundled_model_path; print(bundled_model_path())",
+            "from removal.registry import bundled_u2netp; print(bundled_u2netp())",
         ],
         cwd=ROOT,
         env=dict(os.environ, PYTHONPATH=str(ROOT), DJANGO_SETTINGS_MODULE="config.settings"),

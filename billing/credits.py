@@ -64,7 +64,11 @@ def held(user_id: int, now: datetime) -> dict[str, int]:
     live = Charge.objects.filter(
         user_id=user_id, status=Charge.RESERVED, reserved_at__gt=now - stale_after()
     )
-    return dict(live.values_list("source").annotate(n=Count("id")))
+    return _by_source(live)
+
+
+def _by_source(reservations) -> dict[str, int]:
+    return dict(reservations.values_list("source").annotate(n=Count("id")))
 
 
 def available(account: CreditAccount, now: datetime) -> tuple[int, int]:
@@ -162,7 +166,7 @@ def _recount_reservations(account: CreditAccount, now: datetime) -> None:
     """Drop reservations of requests that died and recount the rest (account locked)."""
     reservations = Charge.objects.filter(user_id=account.user_id, status=Charge.RESERVED)
     reservations.filter(reserved_at__lte=now - stale_after()).delete()
-    in_flight = dict(reservations.values_list("source").annotate(n=Count("id")))
+    in_flight = _by_source(reservations)
     account.reserved_included = in_flight.get(Charge.INCLUDED, 0)
     account.reserved_prepaid = in_flight.get(Charge.PREPAID, 0)
     account.save(update_fields=["reserved_included", "reserved_prepaid"])
@@ -288,16 +292,17 @@ def _reserve_anonymous(ip: str, key: str | None, fingerprint: str) -> Reservatio
         if seen is Seen.REPLAY:
             return Reservation(replay=True)
         attempt = idempotency.start_anonymous(ip, key, fingerprint, now)
+    today = now.date()
     try:
-        day = _take_anonymous(ip, now.date())
+        _take_anonymous(ip, today)
     except ApiError:
         if attempt is not None:
             idempotency.forget_anonymous(attempt)
         raise
-    return Reservation(anonymous_ip=ip, anonymous_day=day, anonymous_attempt=attempt)
+    return Reservation(anonymous_ip=ip, anonymous_day=today, anonymous_attempt=attempt)
 
 
-def _take_anonymous(ip: str, today: date) -> date:
+def _take_anonymous(ip: str, today: date) -> None:
     limit = settings.ANONYMOUS_DAILY_LIMIT
     # One conditional UPDATE: atomic in the database, so no race can exceed the limit.
     allowance_left = AnonymousUsage.objects.filter(ip=ip, day=today, used__lt=limit)
@@ -313,7 +318,6 @@ def _take_anonymous(ip: str, today: date) -> date:
             status_code=429,
             headers={"Retry-After": str(seconds_to_next_utc_midnight(timezone.now()))},
         )
-    return today
 
 
 def next_utc_midnight(now: datetime) -> datetime:

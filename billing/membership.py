@@ -90,16 +90,17 @@ def report(user, query: UsageQuery) -> dict:
         app, api = usage.count(account, usage.cycle_buckets(user.pk, query.period_start))
     else:
         app, api = usage.count(account, usage.month_buckets(user.pk, query.year, query.month))
+    left = available(account, timezone.now())  # read once, for the body and its cycle
     body = {
         "membership": account.plan.label,
         "credits": account.plan.included_credits,
-        "prepaidCredits": available(account, timezone.now())[1],
+        "prepaidCredits": left[1],
         "app_usage": app,
         "api_usage": api,
     }
     if query.include_cycle:
         start = query.period_start or account.period_start
-        cycle = billing_cycle(account, periods.cycle_at(account, start))
+        cycle = billing_cycle(account, periods.cycle_at(account, start), left=left)
         body["billingCycle"] = cycle.as_billing_cycle()
     return body
 
@@ -146,8 +147,13 @@ def cycle_usage(account: CreditAccount, period: Period) -> CycleUsage:
     return CycleUsage(period, app, api)
 
 
-def billing_cycle(account: CreditAccount, period: Period) -> CycleUsage:
-    """One period's usage and credits, as membership-usage's ``billingCycle``."""
+def billing_cycle(
+    account: CreditAccount, period: Period, *, left: tuple[int, int] | None = None
+) -> CycleUsage:
+    """One period's usage and credits, as membership-usage's ``billingCycle``.
+
+    ``left``: ``credits.available()`` for now, when the caller has read it already.
+    """
     counted = cycle_usage(account, period)
     included = account.plan.included_credits
     remaining = max(0, included - counted.used)
@@ -155,6 +161,6 @@ def billing_cycle(account: CreditAccount, period: Period) -> CycleUsage:
     if period.start == account.period_start:
         # Credits held by requests that may still be running are not available:
         # the report agrees with what a request would be refused.
-        included_left, prepaid = available(account, timezone.now())
+        included_left, prepaid = left or available(account, timezone.now())
         remaining = min(remaining, included_left)
     return CycleUsage(period, counted.app, counted.api, included, prepaid, remaining)

@@ -32,10 +32,6 @@ class UnknownModel(Exception):
     """A model that is not installed on this server."""
 
 
-def bundled_model_path() -> Path:
-    return registry.bundled_u2netp()
-
-
 class MaskModel:
     """A salient-object model that predicts an alpha matte.
 

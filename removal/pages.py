@@ -13,9 +13,9 @@ from billing import stripe_gateway
 from billing.credits import available, next_utc_midnight
 from billing.models import AnonymousUsage, CreditAccount
 from removal import registry
-from removal.imaging import MAX_SIDE
+from removal.limits import MAX_SIDE, MAX_UPLOAD_BYTES, MAX_UPLOAD_MB
 from removal.samples import SAMPLES
-from removal.validation import ALLOWED_EXTENSIONS, MAX_UPLOAD_BYTES
+from removal.validation import ALLOWED_EXTENSIONS
 
 
 def allowance(request) -> dict:
@@ -68,7 +68,7 @@ def editor(request):
         "colour_names": sorted(ImageColor.colormap),
         # The API's limits, so the page refuses a file before uploading it, not after.
         "max_bytes": MAX_UPLOAD_BYTES,
-        "max_mb": MAX_UPLOAD_BYTES // (1024 * 1024),
+        "max_mb": MAX_UPLOAD_MB,
         "max_side": MAX_SIDE,
         "extensions": ALLOWED_EXTENSIONS,
         "samples": SAMPLES,

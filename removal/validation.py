@@ -20,7 +20,7 @@ from PIL import ImageColor
 from config.errors import FieldError, InvalidInput, parse_integer, parse_number
 from removal import imaging, registry
 from removal.geometry import OutputTooLarge, check_output
-from removal.limits import MAX_UPLOAD_BYTES
+from removal.limits import MAX_SIDE, MAX_UPLOAD_BYTES, MAX_UPLOAD_MB
 from removal.pipeline import Color, RemovalOptions
 
 ALLOWED_EXTENSIONS = ("webp", "bmp", "png", "jpg", "jpeg")
@@ -150,7 +150,7 @@ def _check_upload(upload: UploadedFile, errors: list[FieldError]) -> imaging.Hea
             FieldError(
                 "image",
                 f"File size ({upload.size / (1024 * 1024):.1f} MB) exceeds "
-                f"the maximum allowed size of {MAX_UPLOAD_BYTES // (1024 * 1024)} MB.",
+                f"the maximum allowed size of {MAX_UPLOAD_MB} MB.",
             )
         )
         return None
@@ -166,7 +166,7 @@ def _check_dimensions(
         with imaging.open_image(upload, fmt) as image:
             header = imaging.read_header(image)
     except imaging.ImageTooLarge:
-        side = imaging.MAX_SIDE
+        side = MAX_SIDE
         errors.append(
             FieldError(
                 "image",
@@ -183,20 +183,18 @@ def _check_dimensions(
         )
         return None
     width, height = header.width, header.height
-    if width > imaging.MAX_SIDE:
+    if width > MAX_SIDE:
         errors.append(
             FieldError(
                 "image",
-                f"Image width ({width}px) exceeds the maximum allowed width "
-                f"of {imaging.MAX_SIDE}px.",
+                f"Image width ({width}px) exceeds the maximum allowed width of {MAX_SIDE}px.",
             )
         )
-    if height > imaging.MAX_SIDE:
+    if height > MAX_SIDE:
         errors.append(
             FieldError(
                 "image",
-                f"Image height ({height}px) exceeds the maximum allowed height "
-                f"of {imaging.MAX_SIDE}px.",
+                f"Image height ({height}px) exceeds the maximum allowed height of {MAX_SIDE}px.",
             )
         )
     return header if len(errors) == found else None
@@ -224,10 +222,8 @@ def _dimension(data: Any, name: str, errors: list[FieldError]) -> int | None:
         return None
     if value < 1:
         errors.append(FieldError(name, f"'{name}' must be at least 1, got: {value}"))
-    elif value > imaging.MAX_SIDE:
-        errors.append(
-            FieldError(name, f"'{name}' must be at most {imaging.MAX_SIDE}, got: {value}")
-        )
+    elif value > MAX_SIDE:
+        errors.append(FieldError(name, f"'{name}' must be at most {MAX_SIDE}, got: {value}"))
     else:
         return value
     return None

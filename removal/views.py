@@ -50,13 +50,13 @@ class RemoveBackgroundView(RateLimitedMixin, APIView):
             idempotency_key=idempotency_key,
             fingerprint=lambda: removal.fingerprint,
             cost=cost,
-        ) as reservation:
+        ) as charged:
             result = self.remove(removal)
         logger.info(
             "rmbg ok %s %s %dx%d", caller.describe(), result.format, result.width, result.height
         )
         response = self.render_result(request, result, removal.image.name)
-        response["X-Credits-Charged"] = str(reservation.charges)
+        response["X-Credits-Charged"] = str(charged.charges)
         return response
 
     @staticmethod

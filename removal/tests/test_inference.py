@@ -13,7 +13,7 @@ import pytest
 from django.test import override_settings
 from PIL import Image
 
-from removal import inference, pipeline
+from removal import inference, pipeline, registry
 from removal.tests.helpers import decode
 
 
@@ -27,7 +27,7 @@ def fresh_model(monkeypatch):
 def test_the_bundled_model_is_rembgs_u2netp():
     import hashlib
 
-    path = inference.bundled_model_path()
+    path = registry.bundled_u2netp()
     assert path.name == "u2netp.onnx"
     assert hashlib.md5(path.read_bytes()).hexdigest() == "8e83ca70e441ab06c318d82300c84806"  # noqa: S324
 
@@ -90,7 +90,7 @@ def test_requests_never_load_the_model(rmbg, small_car_jpeg, monkeypatch):
 
 def test_a_setting_points_to_another_model_file(fresh_model, tmp_path, settings):
     other = tmp_path / "my-model.onnx"
-    shutil.copy(inference.bundled_model_path(), other)
+    shutil.copy(registry.bundled_u2netp(), other)
     settings.REMOVAL_MODEL_PATH = str(other)
     model = inference.get_model()
     assert model.path == other
@@ -160,8 +160,6 @@ def test_it_answers_503_when_no_slot_frees_up(fresh_model, rmbg, small_car_jpeg)
 
 
 def test_light_sessions_share_one_arena_and_isnet_keeps_none(fresh_model, settings):
-    from removal import registry
-
     settings.REMOVAL_SHARED_ARENA = True
     light = inference.get_model("u2netp")
     for session in (light.solo, light.shared):
@@ -174,8 +172,6 @@ def test_light_sessions_share_one_arena_and_isnet_keeps_none(fresh_model, settin
 
 
 def test_isnet_runs_one_image_at_a_time(fresh_model):
-    from removal import registry
-
     if not registry.all_models()["isnet"].installed:
         pytest.skip("isnet is not installed: make install-isnet ACCEPT_LICENSE=agpl-3.0")
     model = inference.get_model("isnet")
