@@ -19,6 +19,7 @@ from django.conf import settings
 from PIL import Image, ImageChops
 
 from config.once import PerProcess
+from config.operations import IMAGES_IN_FLIGHT, IMAGES_QUEUED
 from removal import imaging, malloc, png, webp_writer
 from removal.geometry import Geometry, check_output, output_size, reshape
 from removal.inference import get_model
@@ -101,10 +102,13 @@ def remove_background(
     # behind them for a slot.
     big = pixels >= settings.REMOVAL_BIG_IMAGE_PIXELS
     slots = big_image_slots() if big else processing_slots()
-    if not slots.acquire(timeout=settings.REMOVAL_QUEUE_TIMEOUT):
+    with IMAGES_QUEUED.track_inprogress():
+        acquired = slots.acquire(timeout=settings.REMOVAL_QUEUE_TIMEOUT)
+    if not acquired:
         raise Busy
     trim_from = settings.REMOVAL_MALLOC_TRIM_MIN_PIXELS
     trim = bool(trim_from) and pixels >= trim_from
+    IMAGES_IN_FLIGHT.inc()
     try:
         if big:
             # The answer comes back through ``done``, not as the future's
@@ -117,6 +121,7 @@ def remove_background(
             result = _decode_and_render(opened, options)
         return result
     finally:
+        IMAGES_IN_FLIGHT.dec()
         slots.release()
         if trim:
             # A big image (in or out) leaves freed heap that glibc would keep:

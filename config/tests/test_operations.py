@@ -72,3 +72,30 @@ def test_metrics_open_to_the_token(client, settings):
     assert client.get("/metrics", REMOTE_ADDR="203.0.113.5").status_code == 403
     headers = {"Authorization": "Bearer s3cret-token"}
     assert client.get("/metrics", REMOTE_ADDR="203.0.113.5", headers=headers).status_code == 200
+
+
+def test_metrics_count_images_queued_and_in_flight(small_car_jpeg, settings):
+    import threading
+    import time
+
+    from config.operations import IMAGES_IN_FLIGHT, IMAGES_QUEUED
+    from removal import pipeline
+
+    slots = pipeline.processing_slots()
+    held = [slots.acquire(timeout=5) for _ in range(settings.REMOVAL_MAX_CONCURRENCY)]
+    assert all(held)
+    worker = threading.Thread(
+        target=pipeline.remove_background, args=(small_car_jpeg, pipeline.RemovalOptions())
+    )
+    worker.start()
+    try:
+        deadline = time.monotonic() + 10
+        while IMAGES_QUEUED._value.get() < 1:  # the request waits for a slot
+            assert time.monotonic() < deadline
+            time.sleep(0.01)
+        assert IMAGES_IN_FLIGHT._value.get() == 0
+    finally:
+        for _ in held:
+            slots.release()
+        worker.join(timeout=60)
+    assert (IMAGES_QUEUED._value.get(), IMAGES_IN_FLIGHT._value.get()) == (0, 0)
