@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from django.core.exceptions import TooManyFilesSent
 from django.http import FileResponse, StreamingHttpResponse
 from drf_spectacular.utils import extend_schema
 from rest_framework import status
@@ -11,7 +12,7 @@ from rest_framework.views import APIView
 
 from accounts.ratelimit import RateLimitedMixin
 from batches import archive, callbacks, jobs, presentation, schema
-from batches.intake import BatchUploadHandler, storage
+from batches.intake import BatchUploadHandler, storage, too_many
 from batches.models import Batch, CallbackSecret
 from config.errors import ApiError
 from removal.validation import parse_options
@@ -41,6 +42,11 @@ class BatchesView(BatchApiView):
             # Every file of a batch is spooled to disk, its total capped: none in memory.
             request.upload_handlers = [BatchUploadHandler(request)]
         return super().dispatch(request, *args, **kwargs)
+
+    def handle_exception(self, exc):
+        if isinstance(exc, TooManyFilesSent):  # Django's count, past BATCH_MAX_FILES + 1
+            exc = too_many()
+        return super().handle_exception(exc)
 
     @extend_schema(**schema.CREATE)
     def post(self, request: Request) -> Response:

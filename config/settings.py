@@ -372,6 +372,9 @@ CELERY_TASK_DEFAULT_QUEUE = env_str("CELERY_TASK_DEFAULT_QUEUE", "cutout")
 BATCH_THREADS = env_int("BATCH_THREADS", 1, minimum=1)
 BATCH_MAX_FILES = env_int("BATCH_MAX_FILES", 500, minimum=1)
 BATCH_MAX_MB = env_int("BATCH_MAX_MB", 1024, minimum=1)
+# Django refuses a request of more files than this (its default is 100); one over
+# the batch limit, so the batch's own check gives the clear message.
+DATA_UPLOAD_MAX_NUMBER_FILES = max(100, BATCH_MAX_FILES + 1)
 # Inputs, outputs and records of a batch are deleted this long after it was made.
 BATCH_RETENTION_HOURS = env_int("BATCH_RETENTION_HOURS", 24, minimum=1)
 # A batch not finished this long after it was made is given up: files not done
