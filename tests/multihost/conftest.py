@@ -84,6 +84,7 @@ def host_env(models: str, batches: str, queue: str) -> dict[str, str]:
 def cluster(django_db_setup, tmp_path_factory):
     if not settings.REDIS_URL or settings.DATABASES["default"]["ENGINE"].endswith("sqlite3"):
         pytest.fail("the multi-host test needs PostgreSQL and Redis (DATABASE_URL, REDIS_URL)")
+    _check_broker()
     root = tmp_path_factory.mktemp("multihost")
     (root / "models").mkdir()
     (root / "batches").mkdir()  # the storage every host mounts
@@ -106,6 +107,16 @@ def cluster(django_db_setup, tmp_path_factory):
         for host in reversed(hosts):
             host.stop()
         _delete_queue(queue)
+
+
+def _check_broker() -> None:
+    from kombu import Connection
+
+    try:
+        with Connection(BROKER, connect_timeout=5) as connection:
+            connection.ensure_connection(max_retries=1)
+    except Exception as error:  # noqa: BLE001 - whatever it is, say what is missing
+        pytest.fail(f"the worker host needs RabbitMQ at {BROKER} (.ci/run starts it): {error}")
 
 
 def _delete_queue(queue: str) -> None:

@@ -125,10 +125,17 @@ class Host:
         self.wait_for(ready, f"200 from {path}")
 
     def kill(self) -> None:
-        """SIGKILL the whole process tree: the machine is gone, mid-request or not."""
-        if self.alive():
-            os.killpg(self.process.pid, signal.SIGKILL)
-            self.process.wait(timeout=10)
+        """SIGKILL the whole process tree: the machine is gone, mid-request or not.
+
+        Returns once every process of it is dead, so its sockets are closed.
+        """
+        if not self.alive():
+            return
+        os.killpg(self.process.pid, signal.SIGKILL)
+        self.process.wait(timeout=10)
+        deadline = time.monotonic() + 10
+        while _group_alive(self.process.pid) and time.monotonic() < deadline:
+            time.sleep(0.01)
 
     def stop(self) -> None:
         if not self.alive():
@@ -161,6 +168,21 @@ class Host:
             log.seek(since)
             text = log.read().decode(errors="replace")
         return [m.groupdict() for m in map(ACCESS_LINE.match, text.splitlines()) if m]
+
+
+def _group_alive(group: int) -> bool:
+    """Whether a process of this group still runs (a zombie has closed its files)."""
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as stat:
+                fields = stat.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[2]) == group and fields[0] != "Z":
+            return True
+    return False
 
 
 def app_host(name: str, address: str, env: dict[str, str], logs: Path) -> Host:

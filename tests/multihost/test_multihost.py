@@ -107,9 +107,13 @@ def assert_one_truth(user, key: str, site: str, images: int) -> dict:
     return report
 
 
-def print_throughput(title: str, per_host: dict[str, int], seconds: float) -> None:
-    figures = ", ".join(f"{name} {n} images, {n / seconds:.1f}/s" for name, n in per_host.items())
-    print(f"\n{title} in {seconds:.1f} s: {figures}")
+def print_throughput(title: str, images: dict[str, int], seconds: dict[str, float]) -> None:
+    """A figure, never asserted: on 2 cores two hosts are no faster than one."""
+    figures = ", ".join(
+        f"{name} {n} images in {seconds[name]:.1f} s = {n / seconds[name]:.2f}/s"
+        for name, n in images.items()
+    )
+    print(f"\n{title}: {figures}")
 
 
 CREDITS = 30
@@ -142,7 +146,7 @@ def test_200_concurrent_requests_at_the_credit_edge_get_exactly_the_credits_acro
     assert sum(map(len, lines.values())) == CONCURRENT
     images = {name: sum(r["status"] == "200" for r in found) for name, found in lines.items()}
     assert sum(images.values()) == CREDITS
-    print_throughput("credit edge, through nginx", images, seconds)
+    print_throughput("credit edge, through nginx", images, dict.fromkeys(images, seconds))
 
     report = assert_one_truth(alice, alice_key, hosts.site, CREDITS)
     assert report["billingCycle"]["remainingIncludedCredits"] == 0
@@ -280,33 +284,33 @@ def test_killing_an_app_host_mid_load_fails_over_and_loses_no_credit(
                 n = next(queue, None)
             if n is None:
                 return
-            key, began = f"load-{n}", time.monotonic()
+            key, sent = f"load-{n}", time.monotonic()
             try:
                 status = post(hosts.site, photo, alice_key, key, session=session).status_code
             except requests.RequestException as error:  # no answer at all
                 status = repr(error)
-            outcomes[key] = {"began": began, "status": status}
+            outcomes[key] = {"sent": sent, "status": status}
             answered.release()
 
-    began = time.perf_counter()
+    began = time.monotonic()
     with ThreadPoolExecutor(KILL_CLIENTS) as pool:
         futures = [pool.submit(client_machine) for _ in range(KILL_CLIENTS)]
         for _ in range(KILL_AFTER):
-            answered.acquire()
+            assert answered.acquire(timeout=120), "the load stalled before the kill"
         killed_at = time.monotonic()
         hosts.a.kill()
         for future in futures:
             future.result()
-    seconds = time.perf_counter() - began
+    seconds = {"app-a": killed_at - began, "app-b": time.monotonic() - began}
 
     statuses = Counter(o["status"] for o in outcomes.values())
     lost = [key for key, o in outcomes.items() if o["status"] == 502]
-    # Every request got an HTTP answer. The only 502s are POSTs that host A had
-    # already been sent when it died (nginx does not resend a POST: see
-    # deploy/nginx/cutout.conf), so at most one per client, all begun before the kill.
+    # Every request got an HTTP answer. The only 502s are POSTs nginx had already
+    # sent to host A when it died (nginx does not resend a POST: see
+    # deploy/nginx/cutout.conf), so at most one per client, all sent before the kill.
     assert set(statuses) <= {200, 502}, statuses
     assert len(lost) <= KILL_CLIENTS
-    assert all(outcomes[key]["began"] < killed_at for key in lost)
+    assert all(outcomes[key]["sent"] < killed_at for key in lost)
     assert statuses[200] >= KILL_TOTAL - KILL_CLIENTS
     lines = served(hosts.apps, since, "/rmbg", statuses[200])
     images = {name: sum(r["status"] == "200" for r in found) for name, found in lines.items()}
