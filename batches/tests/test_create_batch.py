@@ -12,7 +12,7 @@ from batches.models import Batch
 from billing.credits import MONTHLY_LIMIT
 from billing.models import Charge, CreditAccount
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.embedded]
 
 
 def test_it_processes_every_file_and_charges_each_once(
