@@ -30,7 +30,7 @@ from billing.models import AnonymousUsage, Charge
 from billing.tests.helpers import account_for, committed, put_on_plan
 from conftest import DATA
 from tests.multihost.conftest import RATE_LIMIT, Cluster
-from tests.multihost.hosts import CLIENT, Host, client
+from tests.multihost.hosts import CLIENT, DEPLOY, Host, client
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -344,3 +344,20 @@ def test_killing_an_app_host_mid_load_fails_over_and_loses_no_credit(
     report = assert_one_truth(alice, alice_key, hosts.site, len(got_image))
     remaining = report["billingCycle"]["remainingIncludedCredits"]
     assert remaining == 1000 - len(got_image) - len(held)
+
+    # Once nginx tries the dead host again (fail_timeout after its last failure), a
+    # POST it cannot connect to goes on to the live host: nothing was sent, so
+    # nothing can be charged twice. (A POST without an image: a cheap 400 of the app's.)
+    time.sleep(fail_timeout() + 0.5)
+    access = hosts.nginx.log.with_name("access.log")
+    since_probe = access.stat().st_size
+    for _ in range(6):  # round robin comes to the dead host within a few
+        probe = client().post(f"{hosts.site}/rmbg", headers={"x-api-key": alice_key}, timeout=30)
+        assert probe.status_code == 400, probe.text
+    passed_on = f"400 {hosts.a.address}:{hosts.a.port}, {hosts.b.address}:{hosts.b.port} 502, 400"
+    assert passed_on in access.read_bytes()[since_probe:].decode()
+
+
+def fail_timeout() -> int:
+    """Seconds nginx skips an app host after it failed (deploy/nginx/cutout.conf)."""
+    return int(re.search(r"fail_timeout=(\d+)s", (DEPLOY / "nginx" / "cutout.conf").read_text())[1])
