@@ -1,0 +1,268 @@
+"""The production path: batches run by a real ``celery -A config worker`` over RabbitMQ.
+
+The test's Django client is the web side: it publishes to RabbitMQ on a queue of
+the test's own. The worker is a separate process tree on the same test database,
+Redis and batch storage. Killed with SIGKILL mid-batch, it loses no credit and
+charges no file twice: its unacknowledged message goes back to the queue
+(task_acks_late; task_reject_on_worker_lost when only its pool process dies),
+and a file ends once, in the transaction that settles its credits.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import signal
+import time
+import uuid
+import zipfile
+
+import pytest
+from django.db import connection
+from PIL import Image
+
+from batches import tasks
+from batches.models import Batch, BatchFile
+from batches.tests.celery_worker import (
+    BROKER_URL,
+    Worker,
+    delete_queue,
+    forget_broker_connections,
+    worker_env,
+)
+from billing import counters
+from billing.models import Charge
+from billing.tests.helpers import account_for, put_on_plan
+from conftest import DATA
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture(autouse=True)
+def _shared_services(settings):
+    if connection.vendor != "postgresql" or not settings.REDIS_URL:
+        pytest.skip("a worker process shares only a server database and a real Redis")
+
+
+@pytest.fixture
+def queue(settings):
+    """The web side publishes to RabbitMQ, on a queue no other worker on the broker reads."""
+    name = f"cutout-test-{uuid.uuid4().hex[:12]}"
+    settings.CELERY_BROKER_URL = BROKER_URL
+    settings.CELERY_TASK_DEFAULT_QUEUE = name
+    forget_broker_connections()
+    yield name
+    forget_broker_connections()
+    delete_queue(name)
+
+
+@pytest.fixture
+def start_worker(queue, batch_storage, tmp_path):
+    """Start a worker on the test's queue, once it says it is ready; all killed at the end."""
+    started: list[Worker] = []
+    env = worker_env(queue, batch_storage, model_dir=tmp_path / "models")
+
+    def start() -> Worker:
+        name = f"{queue}-{len(started)}"
+        worker = Worker(queue, env, tmp_path / f"{name}.log", name)
+        started.append(worker)
+        worker.wait_until_ready()
+        return worker
+
+    yield start
+    for worker in started:
+        worker.kill()  # nothing it would do now matters: its queue goes too
+
+
+@pytest.fixture(scope="module")
+def photo() -> bytes:
+    """A 640x480 photo: long enough to process (about a second) to be caught at it."""
+    buffer = io.BytesIO()
+    Image.open(DATA / "car-1.jpg").resize((640, 480)).save(buffer, "JPEG", quality=90)
+    return buffer.getvalue()
+
+
+def statuses(batch_id) -> list[str]:
+    return list(BatchFile.objects.filter(batch_id=batch_id).values_list("status", flat=True))
+
+
+def wait_for(condition, timeout: float = 60, what: str = "the condition"):
+    deadline = time.monotonic() + timeout
+    while not (found := condition()):
+        assert time.monotonic() < deadline, f"{what} not met after {timeout} s"
+        time.sleep(0.02)
+    return found
+
+
+def one_running_after_one_done(batch_id):
+    found = statuses(batch_id)
+    return BatchFile.DONE in found and BatchFile.RUNNING in found and found
+
+
+def usage_report(client, key: str) -> dict:
+    """GET /api/membership-usage; the first one makes the Redis counters the worker counts in."""
+    response = client.get(
+        "/api/membership-usage", {"expand": "billing_cycle"}, headers={"X-API-Key": key}
+    )
+    assert response.status_code == 200, response.content
+    return response.json()
+
+
+def assert_ledger_agrees(client, user, key: str, charged: int) -> None:
+    """Charges = account = Redis counters = membership-usage, nothing left reserved."""
+    assert Charge.objects.filter(user=user, status=Charge.COMMITTED).count() == charged
+    assert not Charge.objects.filter(user=user, status=Charge.RESERVED).exists()
+    account = account_for(user)
+    assert (account.included_used, account.reserved_included, account.reserved_prepaid) == (
+        charged,
+        0,
+        0,
+    )
+    keys = [
+        counters.month_key(user.pk, Charge.API, account.period_start),
+        counters.cycle_key(user.pk, Charge.API, account.period_start),
+    ]
+    assert not account.counters_stale
+    assert counters.read(keys) == [charged, charged]  # counted by the worker, not rebuilt
+    report = usage_report(client, key)
+    assert report["api_usage"] == charged
+    assert report["billingCycle"]["usedIncludedCredits"] == charged
+    assert report["billingCycle"]["remainingIncludedCredits"] == account.included_credits - charged
+
+
+def test_a_worker_processes_a_batch_posted_to_the_api(
+    start_worker, post_batch, wait_until_ended, client, alice, alice_key, small_car_jpeg
+):
+    usage_report(client, alice_key)
+    worker = start_worker()
+    files = [(f"car{i}.jpg", small_car_jpeg) for i in range(3)]
+
+    response = post_batch(files, alice_key, format="png")
+    assert response.status_code == 202, response.content
+    ended = wait_until_ended(response.json()["status_url"], alice_key)
+
+    assert ended["status"] == "done"
+    assert (ended["counts"]["done"], ended["credits_charged"]) == (3, 3)
+    assert worker.tasks_succeeded() == 3  # the worker did them, not a pool in this process
+    assert_ledger_agrees(client, alice, alice_key, charged=3)
+    result = client.get(ended["result_url"], headers={"X-API-Key": alice_key})
+    archive = zipfile.ZipFile(io.BytesIO(b"".join(result.streaming_content)))
+    assert archive.namelist() == ["car0.png", "car1.png", "car2.png"]
+    cut_out = Image.open(io.BytesIO(archive.read("car1.png")))
+    assert (cut_out.format, cut_out.mode, cut_out.size) == ("PNG", "RGBA", (160, 120))
+
+
+def test_a_worker_killed_mid_batch_loses_no_credit_and_charges_no_file_twice(
+    start_worker, post_batch, wait_until_ended, client, alice, alice_key, photo
+):
+    put_on_plan(alice, included=8)
+    usage_report(client, alice_key)
+    worker = start_worker()
+    response = post_batch([(f"photo{i}.jpg", photo) for i in range(8)], alice_key)
+    assert response.status_code == 202, response.content
+    batch_id = response.json()["id"]
+
+    wait_for(lambda: one_running_after_one_done(batch_id), what="one file done, one running")
+    worker.kill()
+
+    # Stuck, not lost: the unfinished files still hold their credits.
+    batch = Batch.objects.get(pk=batch_id)
+    unfinished = BatchFile.objects.filter(batch=batch, status__in=BatchFile.UNFINISHED)
+    done = 8 - unfinished.count()
+    assert batch.finished_at is None and batch.remaining == unfinished.count() > 0
+    assert unfinished.filter(status=BatchFile.RUNNING).exists()
+    held = [i for ids in unfinished.values_list("charge_ids", flat=True) for i in ids]
+    assert Charge.objects.filter(pk__in=held, status=Charge.RESERVED).count() == len(held)
+    account = account_for(alice)
+    assert (account.included_used, account.reserved_included) == (done, 8 - done)
+    assert usage_report(client, alice_key)["billingCycle"]["remainingIncludedCredits"] == 0
+
+    start_worker()
+    ended = wait_until_ended(response.json()["status_url"], alice_key, timeout=60)
+
+    assert ended["status"] == "done"
+    assert ended["counts"]["done"] == 8 and ended["credits_charged"] == 8
+    files = BatchFile.objects.filter(batch_id=batch_id)
+    for item in files:
+        assert Charge.objects.filter(pk__in=item.charge_ids, status=Charge.COMMITTED).count() == 1
+    # Only the file it was killed at is done twice, and charged once.
+    assert sorted(files.values_list("attempts", flat=True)) == [1] * 7 + [2]
+    assert_ledger_agrees(client, alice, alice_key, charged=8)
+
+
+def test_a_pool_process_killed_mid_file_has_its_file_done_again(
+    start_worker, post_batch, wait_until_ended, client, alice, alice_key, photo
+):
+    """As when the kernel's OOM killer picks the process holding the model."""
+    usage_report(client, alice_key)
+    worker = start_worker()
+    response = post_batch([(f"photo{i}.jpg", photo) for i in range(3)], alice_key)
+    assert response.status_code == 202, response.content
+    batch_id = response.json()["id"]
+
+    wait_for(lambda: BatchFile.RUNNING in statuses(batch_id), what="a file running")
+    for pid in worker.pool_pids():
+        os.kill(pid, signal.SIGKILL)
+    ended = wait_until_ended(response.json()["status_url"], alice_key, timeout=60)
+
+    assert ended["status"] == "done" and ended["credits_charged"] == 3
+    assert "WorkerLostError" in worker.log()
+    assert_ledger_agrees(client, alice, alice_key, charged=3)
+
+
+def test_a_cancel_while_the_worker_is_busy_releases_what_has_not_started(
+    start_worker, post_batch, wait_until_ended, client, alice, alice_key, photo
+):
+    usage_report(client, alice_key)
+    worker = start_worker()
+    response = post_batch([(f"photo{i}.jpg", photo) for i in range(5)], alice_key)
+    assert response.status_code == 202, response.content
+    batch = response.json()
+
+    wait_for(lambda: BatchFile.RUNNING in statuses(batch["id"]), what="a file running")
+    cancelled = client.delete(batch["status_url"], headers={"X-API-Key": alice_key}).json()
+    assert cancelled["status"] == "cancelled" and cancelled["finished_at"] is None
+    assert cancelled["counts"]["running"] == 1
+    waiting = cancelled["counts"]["cancelled"]
+    assert waiting >= 1 and cancelled["counts"]["queued"] == 0
+
+    ended = wait_until_ended(batch["status_url"], alice_key)
+    worker.wait_for_tasks(5)  # each message delivered; the cancelled ones did nothing
+
+    assert ended["status"] == "cancelled"
+    assert ended["counts"]["done"] == 5 - waiting  # the running one finished, and is charged
+    assert ended["counts"]["cancelled"] == waiting
+    skipped = BatchFile.objects.filter(batch_id=batch["id"], status=BatchFile.CANCELLED)
+    assert set(skipped.values_list("attempts", "output")) == {(0, "")}
+    held = [i for ids in skipped.values_list("charge_ids", flat=True) for i in ids]
+    assert not Charge.objects.filter(pk__in=held).exists()  # released
+    assert_ledger_agrees(client, alice, alice_key, charged=5 - waiting)
+
+
+def test_a_task_delivered_again_for_a_done_file_changes_nothing(
+    start_worker,
+    post_batch,
+    wait_until_ended,
+    client,
+    alice,
+    alice_key,
+    small_car_jpeg,
+    batch_storage,
+):
+    """As when a worker dies after the work, before its acknowledgement reaches the broker."""
+    usage_report(client, alice_key)
+    worker = start_worker()
+    response = post_batch([("car.jpg", small_car_jpeg)], alice_key)
+    assert response.status_code == 202, response.content
+    wait_until_ended(response.json()["status_url"], alice_key)
+    item = BatchFile.objects.get(batch_id=response.json()["id"])
+    outputs = sorted(batch_storage.rglob("out/*"))
+
+    with tasks.app.producer_or_acquire() as producer:
+        tasks.process_file.apply_async((item.pk,), producer=producer)
+    worker.wait_for_tasks(2)
+
+    again = BatchFile.objects.get(pk=item.pk)
+    assert (again.status, again.attempts, again.output) == (BatchFile.DONE, 1, item.output)
+    assert sorted(batch_storage.rglob("out/*")) == outputs
+    assert_ledger_agrees(client, alice, alice_key, charged=1)
