@@ -118,3 +118,18 @@ def test_metrics_report_the_batch_queue_depth(client, alice, settings, tmp_path)
 
     assert 'cutout_batch_files{status="queued"} 2.0' in text
     assert 'cutout_batch_files{status="running"} 1.0' in text
+
+
+def test_readyz_says_the_broker_answers_when_one_is_set(client, settings):
+    settings.CELERY_BROKER_URL = "amqp://guest:guest@127.0.0.1:5672//"
+    response = client.get("/readyz")
+    assert (response.status_code, response.json()["broker"]) == (200, "ok")
+
+
+def test_readyz_is_503_when_the_broker_does_not_answer(client, settings):
+    from config.tests.test_smoke import free_port
+
+    settings.CELERY_BROKER_URL = f"amqp://guest:guest@127.0.0.1:{free_port()}//"  # nothing there
+    response = client.get("/readyz")
+    assert (response.status_code, response.json()["broker"]) == (503, "failing")
+    assert response.json()["database"] == "ok"
