@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 
 from django.conf import settings
@@ -18,6 +19,10 @@ from config.once import PerProcess
 
 logger = logging.getLogger(__name__)
 PURGE_EVERY = 15 * 60  # seconds, as in config.celery's beat schedule
+# A worker holds a delayed task unacknowledged until it is due, and RabbitMQ closes
+# the channel of a consumer holding a message past its consumer_timeout (30 min by
+# default), handing out again all the worker held: a longer delay is waited in hops.
+LONGEST_HOP = 10 * 60  # seconds
 
 
 def uses_celery() -> bool:
@@ -44,7 +49,10 @@ def send_callback(batch_id, attempt: int, delay: float = 0) -> None:
     if uses_celery():
         from batches import tasks
 
-        tasks.send_callback.apply_async((str(batch_id), attempt), countdown=delay)
+        due = time.time() + delay
+        tasks.send_callback.apply_async(
+            (str(batch_id), attempt, due), countdown=min(delay, LONGEST_HOP)
+        )
         return
     from batches import work
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 from config.celery import app
 
 
@@ -13,9 +15,13 @@ def process_file(file_id: int) -> None:
 
 
 @app.task(name="batches.tasks.send_callback")
-def send_callback(batch_id: str, attempt: int) -> None:
-    from batches import work
+def send_callback(batch_id: str, attempt: int, due: float = 0) -> None:
+    from batches import engine, work
 
+    wait = due - time.time()
+    if wait > 1:  # a hop of a longer delay (engine.LONGEST_HOP): not due yet
+        engine.send_callback(batch_id, attempt, delay=wait)
+        return
     work.send_callback(batch_id, attempt)
 
 

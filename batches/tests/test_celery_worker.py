@@ -11,17 +11,21 @@ and a file ends once, in the transaction that settles its credits.
 from __future__ import annotations
 
 import io
+import json
 import os
 import signal
 import time
 import uuid
 import zipfile
+from datetime import datetime, timedelta
 
 import pytest
 from django.db import connection
+from django.utils import timezone
+from kombu import Connection
 from PIL import Image
 
-from batches import tasks
+from batches import engine, tasks
 from batches.models import Batch, BatchFile
 from batches.tests.celery_worker import (
     BROKER_URL,
@@ -33,6 +37,7 @@ from batches.tests.celery_worker import (
 from billing import counters
 from billing.models import Charge
 from billing.tests.helpers import account_for, put_on_plan
+from config.tests.test_smoke import free_port
 from conftest import DATA
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -266,3 +271,43 @@ def test_a_task_delivered_again_for_a_done_file_changes_nothing(
     assert (again.status, again.attempts, again.output) == (BatchFile.DONE, 1, item.output)
     assert sorted(batch_storage.rglob("out/*")) == outputs
     assert_ledger_agrees(client, alice, alice_key, charged=1)
+
+
+def next_message(queue: str):
+    """Take the next message off the queue, as a worker would receive it (no worker runs)."""
+    with Connection(BROKER_URL, connect_timeout=5) as broker:
+        return wait_for(lambda: broker.default_channel.basic_get(queue, no_ack=True), 10)
+
+
+def test_a_callback_retried_hours_later_waits_on_the_broker_in_hops_under_its_timeout(
+    queue, settings, alice
+):
+    """A worker holds a delayed task unacknowledged until it is due, and RabbitMQ closes
+    the channel of a consumer holding a message past its consumer_timeout (30 min by
+    default): the worker's running tasks would be handed out again and the retry never
+    sent. A retry hours later waits in hops well under that timeout instead."""
+    settings.BATCH_CALLBACK_ALLOW_PRIVATE = True
+    now = timezone.now()
+    batch = Batch.objects.create(
+        user=alice,
+        channel=Charge.API,
+        options={},
+        status=Batch.DONE,
+        created_at=now,
+        finished_at=now,
+        deadline=now,
+        callback_url=f"http://127.0.0.1:{free_port()}/hook",  # nothing listens: it would fail
+        callback_attempts=4,
+    )
+
+    engine.send_callback(batch.pk, 4, delay=2 * 3600)
+    for _hop in range(2):
+        message = next_message(queue)
+        eta = datetime.fromisoformat(message.headers["eta"])
+        assert eta - timezone.now() < timedelta(minutes=15)
+        args, kwargs, _ = json.loads(message.body)
+        tasks.send_callback(*args, **kwargs)  # what the worker runs when the hop is due
+        assert Batch.objects.get(pk=batch.pk).callback_attempts == 4  # not sent early
+
+    tasks.send_callback(*args[:2], time.time())  # the last hop, due now
+    assert Batch.objects.get(pk=batch.pk).callback_attempts == 5  # sent (and refused)
