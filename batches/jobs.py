@@ -33,6 +33,7 @@ from removal.validation import check_file
 logger = logging.getLogger(__name__)
 TIMED_OUT = "The batch timed out before this file could be processed."
 GAVE_UP = "Processing failed repeatedly; the file was given up."
+NOT_QUEUED = "Batch processing is unavailable right now. Please retry in a minute."
 
 
 def create(caller, options: RemovalOptions, uploads, received_bytes: int, **extra) -> Batch:
@@ -81,7 +82,7 @@ def create(caller, options: RemovalOptions, uploads, received_bytes: int, **extr
                 for index, (item, (_, error)) in enumerate(zip(stored, checked, strict=True))
             )
             queued = [f.pk for f in files if f.status == BatchFile.QUEUED]
-            transaction.on_commit(lambda: engine.enqueue_files(queued))
+            transaction.on_commit(lambda: _enqueue(batch.pk, queued))
             if not valid:
                 transaction.on_commit(lambda: ended(batch.pk))
     except IntegrityError:
@@ -95,6 +96,20 @@ def create(caller, options: RemovalOptions, uploads, received_bytes: int, **extr
         intake.discard()
         raise
     return batch
+
+
+def _enqueue(batch_id, file_ids: list[int]) -> None:
+    """Hand the files to the workers; if the broker cannot take them, the batch is undone."""
+    try:
+        engine.enqueue_files(file_ids)
+    except Exception:  # whatever stops the hand-over: no batch is left waiting for ever
+        logger.exception("batch %s: its files could not be queued; undone", batch_id)
+        with transaction.atomic():
+            batch = Batch.objects.select_for_update().get(pk=batch_id)
+            for item in BatchFile.objects.select_for_update().filter(batch=batch):
+                bulk.release_all(item.charge_ids)
+            batch.delete()
+        raise ApiError(NOT_QUEUED, status_code=503, headers={"Retry-After": "30"}) from None
 
 
 def _check(item, options: RemovalOptions) -> tuple[object, str]:

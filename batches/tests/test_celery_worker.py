@@ -26,6 +26,7 @@ from kombu import Connection
 from PIL import Image
 
 from batches import engine, tasks
+from batches.jobs import NOT_QUEUED
 from batches.models import Batch, BatchFile
 from batches.tests.celery_worker import (
     BROKER_URL,
@@ -311,3 +312,21 @@ def test_a_callback_retried_hours_later_waits_on_the_broker_in_hops_under_its_ti
 
     tasks.send_callback(*args[:2], time.time())  # the last hop, due now
     assert Batch.objects.get(pk=batch.pk).callback_attempts == 5  # sent (and refused)
+
+
+def test_a_batch_posted_while_the_broker_is_down_is_refused_whole(
+    settings, post_batch, alice, alice_key, small_car_jpeg, batch_storage
+):
+    settings.CELERY_BROKER_URL = f"amqp://guest:guest@127.0.0.1:{free_port()}//"  # nothing there
+    forget_broker_connections()
+    try:
+        response = post_batch([("a.jpg", small_car_jpeg), ("b.jpg", small_car_jpeg)], alice_key)
+    finally:
+        forget_broker_connections()
+
+    assert response.status_code == 503, response.content
+    assert response.json()["error"] == NOT_QUEUED and response["Retry-After"]
+    assert not Batch.objects.exists()
+    assert not Charge.objects.exists()
+    assert account_for(alice).reserved_included == 0
+    assert not [p for p in batch_storage.rglob("*") if p.is_file()]
