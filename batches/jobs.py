@@ -275,13 +275,22 @@ def purge_expired(now=None) -> int:
     cutoff = now - timedelta(hours=settings.BATCH_RETENTION_HOURS)
     purged = 0
     for batch in Batch.objects.filter(created_at__lt=cutoff, remaining=0):
-        for path in batch.files.exclude(input="").values_list("input", flat=True):
-            storage().delete(path)
-        for path in batch.files.exclude(output="").values_list("output", flat=True):
-            storage().delete(path)
+        _delete_files_under(f"batches/{batch.pk}")
         batch.delete()
         purged += 1
     return purged
+
+
+def _delete_files_under(prefix: str) -> None:
+    """Every file of a batch, also a cut-out no row names (its worker was killed before)."""
+    try:
+        directories, files = storage().listdir(prefix)
+    except FileNotFoundError:
+        return
+    for name in files:
+        storage().delete(f"{prefix}/{name}")
+    for name in directories:
+        _delete_files_under(f"{prefix}/{name}")
 
 
 def expires_at(batch: Batch):

@@ -20,12 +20,12 @@ import zipfile
 from datetime import datetime, timedelta
 
 import pytest
-from django.db import connection
+from django.db import connection, transaction
 from django.utils import timezone
 from kombu import Connection
 from PIL import Image
 
-from batches import engine, tasks
+from batches import engine, jobs, tasks
 from batches.jobs import NOT_QUEUED
 from batches.models import Batch, BatchFile
 from batches.tests.celery_worker import (
@@ -329,4 +329,28 @@ def test_a_batch_posted_while_the_broker_is_down_is_refused_whole(
     assert not Batch.objects.exists()
     assert not Charge.objects.exists()
     assert account_for(alice).reserved_included == 0
+    assert not [p for p in batch_storage.rglob("*") if p.is_file()]
+
+
+def test_a_cut_out_saved_by_a_worker_killed_before_recording_it_is_purged_too(
+    start_worker, post_batch, wait_until_ended, alice_key, photo, batch_storage
+):
+    worker = start_worker()
+    response = post_batch([("photo.jpg", photo)], alice_key, format="png")
+    batch_id = response.json()["id"]
+    wait_for(lambda: statuses(batch_id) == [BatchFile.RUNNING], what="the file running")
+    with transaction.atomic():
+        # The worker ends a file with the batch row locked: held here, it stops between
+        # saving the cut-out and recording it, where it is killed.
+        Batch.objects.select_for_update().get(pk=batch_id)
+        wait_for(lambda: list(batch_storage.rglob("out/*")), what="a cut-out saved")
+        worker.kill()
+    start_worker()
+    wait_until_ended(response.json()["status_url"], alice_key)
+    assert len(list(batch_storage.rglob("out/*"))) == 2  # the one recorded, and the other
+
+    Batch.objects.update(created_at=timezone.now() - timedelta(hours=25))
+    jobs.purge_expired()
+
+    assert not Batch.objects.exists()
     assert not [p for p in batch_storage.rglob("*") if p.is_file()]
