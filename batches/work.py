@@ -47,6 +47,13 @@ def process_file(file_id: int) -> None:
         time.sleep(1)
         engine.enqueue_files([file_id])
         return
+    except Exception:
+        # Anything else (a bug, a host without the shared storage): tried again with this
+        # attempt counted (jobs.start), until jobs.start gives it up and releases its credits.
+        logger.exception("batch %s file %d failed", item.batch_id, item.index)
+        jobs.requeue(file_id)
+        engine.enqueue_files([file_id])
+        return
     extension = EXTENSIONS[result.format]
     path = storage().save(
         f"batches/{item.batch_id}/out/{item.index:04d}.{extension}", ContentFile(result.content)

@@ -354,3 +354,31 @@ def test_a_cut_out_saved_by_a_worker_killed_before_recording_it_is_purged_too(
 
     assert not Batch.objects.exists()
     assert not [p for p in batch_storage.rglob("*") if p.is_file()]
+
+
+def test_a_file_whose_task_fails_is_tried_again_then_given_up_and_its_credit_released(
+    queue,
+    settings,
+    post_batch,
+    wait_until_ended,
+    client,
+    alice,
+    alice_key,
+    small_car_jpeg,
+    tmp_path,
+):
+    """Here a worker host that does not share the batch storage: each try fails."""
+    env = worker_env(queue, tmp_path / "not-shared", model_dir=tmp_path / "models")
+    worker = Worker(queue, env, tmp_path / "worker.log", f"{queue}-0")
+    try:
+        worker.wait_until_ready()
+        usage_report(client, alice_key)
+        response = post_batch([("car.jpg", small_car_jpeg)], alice_key)
+        ended = wait_until_ended(response.json()["status_url"], alice_key, timeout=60)
+    finally:
+        worker.kill()
+
+    assert ended["status"] == "done" and ended["files"][0]["status"] == "failed"
+    assert ended["files"][0]["error"] == jobs.GAVE_UP
+    assert BatchFile.objects.get().attempts == settings.BATCH_MAX_ATTEMPTS
+    assert_ledger_agrees(client, alice, alice_key, charged=0)
