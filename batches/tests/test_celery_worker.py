@@ -6,6 +6,10 @@ Redis and batch storage. Killed with SIGKILL mid-batch, it loses no credit and
 charges no file twice: its unacknowledged message goes back to the queue
 (task_acks_late; task_reject_on_worker_lost when only its pool process dies),
 and a file ends once, in the transaction that settles its credits.
+
+Also what the broker path must not do: keep a batch it could not queue, hold a
+delayed callback past RabbitMQ's consumer timeout, leave a file "running" when
+its task fails, or keep a cut-out the purge cannot see.
 """
 
 from __future__ import annotations
@@ -66,10 +70,10 @@ def queue(settings):
 def start_worker(queue, batch_storage, tmp_path):
     """Start a worker on the test's queue, once it says it is ready; all killed at the end."""
     started: list[Worker] = []
-    env = worker_env(queue, batch_storage, model_dir=tmp_path / "models")
 
-    def start() -> Worker:
+    def start(storage_dir=batch_storage) -> Worker:
         name = f"{queue}-{len(started)}"
+        env = worker_env(queue, storage_dir, model_dir=tmp_path / "models")
         worker = Worker(queue, env, tmp_path / f"{name}.log", name)
         started.append(worker)
         worker.wait_until_ready()
@@ -357,7 +361,7 @@ def test_a_cut_out_saved_by_a_worker_killed_before_recording_it_is_purged_too(
 
 
 def test_a_file_whose_task_fails_is_tried_again_then_given_up_and_its_credit_released(
-    queue,
+    start_worker,
     settings,
     post_batch,
     wait_until_ended,
@@ -368,15 +372,10 @@ def test_a_file_whose_task_fails_is_tried_again_then_given_up_and_its_credit_rel
     tmp_path,
 ):
     """Here a worker host that does not share the batch storage: each try fails."""
-    env = worker_env(queue, tmp_path / "not-shared", model_dir=tmp_path / "models")
-    worker = Worker(queue, env, tmp_path / "worker.log", f"{queue}-0")
-    try:
-        worker.wait_until_ready()
-        usage_report(client, alice_key)
-        response = post_batch([("car.jpg", small_car_jpeg)], alice_key)
-        ended = wait_until_ended(response.json()["status_url"], alice_key, timeout=60)
-    finally:
-        worker.kill()
+    start_worker(storage_dir=tmp_path / "not-shared")
+    usage_report(client, alice_key)
+    response = post_batch([("car.jpg", small_car_jpeg)], alice_key)
+    ended = wait_until_ended(response.json()["status_url"], alice_key)
 
     assert ended["status"] == "done" and ended["files"][0]["status"] == "failed"
     assert ended["files"][0]["error"] == jobs.GAVE_UP
