@@ -17,7 +17,7 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import Count
+from django.db.models import Count, F
 from django.utils import timezone
 
 from batches import engine
@@ -175,9 +175,13 @@ def start(file_id: int) -> BatchFile | None:
     return item
 
 
-def requeue(file_id: int) -> None:
-    """The server was too busy to start it: back in the queue, the attempt not counted."""
-    BatchFile.objects.filter(pk=file_id, status=BatchFile.RUNNING).update(status=BatchFile.QUEUED)
+def requeue(file_id: int, *, counted: bool) -> None:
+    """Back in the queue; ``counted=False`` (too busy to start it) gives the attempt back."""
+    running = BatchFile.objects.filter(pk=file_id, status=BatchFile.RUNNING)
+    if counted:
+        running.update(status=BatchFile.QUEUED)
+    else:
+        running.filter(attempts__gt=0).update(status=BatchFile.QUEUED, attempts=F("attempts") - 1)
 
 
 def end(file_id: int, status: str, **fields) -> bool:
@@ -242,7 +246,24 @@ def cancel(batch: Batch) -> Batch:
 def ended(batch_id) -> None:
     """A batch has ended: its callback, if it asked for one, goes out."""
     if Batch.objects.filter(pk=batch_id).exclude(callback_url="").exists():
+        try:
+            engine.send_callback(batch_id, 0)
+        except Exception:  # noqa: BLE001 - the broker is down: the purge sends it later
+            logger.warning("batch %s: callback not queued", batch_id, exc_info=True)
+
+
+def callbacks_never_queued(now=None) -> int:
+    """Send the callbacks of batches that ended minutes ago and never tried theirs."""
+    now = now or timezone.now()
+    forgotten = Batch.objects.filter(
+        finished_at__lt=now - timedelta(minutes=5),
+        callback_attempts=0,
+        callback_delivered_at__isnull=True,
+    ).exclude(callback_url="")
+    batch_ids = list(forgotten.values_list("pk", flat=True))
+    for batch_id in batch_ids:
         engine.send_callback(batch_id, 0)
+    return len(batch_ids)
 
 
 def counts(batch: Batch) -> dict[str, int]:

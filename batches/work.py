@@ -43,7 +43,7 @@ def process_file(file_id: int) -> None:
         return
     except Busy:
         # This process is busy with other images: try again in a while, uncounted.
-        jobs.requeue(file_id)
+        jobs.requeue(file_id, counted=False)
         time.sleep(1)
         engine.enqueue_files([file_id])
         return
@@ -51,7 +51,7 @@ def process_file(file_id: int) -> None:
         # Anything else (a bug, a host without the shared storage): tried again with this
         # attempt counted (jobs.start), until jobs.start gives it up and releases its credits.
         logger.exception("batch %s file %d failed", item.batch_id, item.index)
-        jobs.requeue(file_id)
+        jobs.requeue(file_id, counted=True)
         engine.enqueue_files([file_id])
         return
     extension = EXTENSIONS[result.format]
@@ -89,6 +89,7 @@ def send_callback(batch_id, attempt: int) -> None:
 
 def purge() -> None:
     timed_out = jobs.time_out_overdue()
+    jobs.callbacks_never_queued()
     purged = jobs.purge_expired()
     from billing.housekeeping import forget_old_anonymous
 

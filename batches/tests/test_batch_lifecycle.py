@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 
 import pytest
 
@@ -136,3 +137,23 @@ def test_a_file_that_keeps_killing_its_worker_is_given_up_and_costs_nothing(
     assert ended["files"][0]["error"] == "Processing failed repeatedly; the file was given up."
     assert not Charge.objects.filter(user=alice).exists()
     assert CreditAccount.objects.get(user=alice).reserved_included == 0
+
+
+def test_a_file_the_server_was_too_busy_to_start_is_not_given_up_for_it(
+    settings, post_batch, wait_until_ended, alice, alice_key, small_car_jpeg
+):
+    from removal import pipeline
+
+    settings.BATCH_MAX_ATTEMPTS = 1
+    settings.REMOVAL_QUEUE_TIMEOUT = 1
+    slots = pipeline.processing_slots()
+    held = [slots.acquire(timeout=5) for _ in range(settings.REMOVAL_MAX_CONCURRENCY)]
+    try:
+        body = post_batch([("car.jpg", small_car_jpeg)], alice_key).json()
+        time.sleep(4.5)  # two rounds of waiting for a slot in vain
+    finally:
+        for _ in held:
+            slots.release()
+    ended = wait_until_ended(body["status_url"], alice_key)
+    assert ended["files"][0]["status"] == "done"
+    assert Charge.objects.filter(user=alice, status=Charge.COMMITTED).count() == 1

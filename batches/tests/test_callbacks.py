@@ -151,3 +151,33 @@ def test_the_target_is_checked_again_when_the_callback_is_sent(
     wait_for(lambda: Batch.objects.filter(callback_attempts=1).exists())
     assert Batch.objects.get().callback_status.startswith("refused: ")
     assert receiver.received == []
+
+
+def test_the_purge_sends_a_callback_that_was_never_queued(
+    receiver, settings, alice, alice_key, small_car_jpeg
+):
+    """The broker was down when the batch ended: the next purge sends its callback."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from batches import work
+
+    settings.BATCH_CALLBACK_ALLOW_PRIVATE = True
+    receiver.failures_left = 0
+    ended = timezone.now() - timedelta(minutes=10)
+    Batch.objects.create(
+        user=alice,
+        channel="api",
+        options={},
+        status=Batch.DONE,
+        created_at=ended,
+        finished_at=ended,
+        deadline=ended + timedelta(hours=1),
+        callback_url=f"http://127.0.0.1:{receiver.server_port}/",
+    )
+
+    work.purge()
+
+    wait_for(lambda: Batch.objects.filter(callback_delivered_at__isnull=False).exists())
+    assert len(receiver.received) == 1
