@@ -22,7 +22,7 @@ from datetime import UTC, date, datetime, time, timedelta
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import Count, F
+from django.db.models import Count, F, Q
 from django.utils import timezone
 
 from billing import counters, idempotency, periods, sql
@@ -59,11 +59,14 @@ def stale_after() -> timedelta:
     return timedelta(seconds=settings.STALE_RESERVATION_SECONDS)
 
 
+def alive(now: datetime) -> Q:
+    """Reservations whose request (or batch) may still be running."""
+    return Q(reserved_at__gt=now - stale_after()) | Q(held_until__gt=now)
+
+
 def held(user_id: int, now: datetime) -> dict[str, int]:
     """Credits held by reservations whose request may still be running, by source."""
-    live = Charge.objects.filter(
-        user_id=user_id, status=Charge.RESERVED, reserved_at__gt=now - stale_after()
-    )
+    live = Charge.objects.filter(alive(now), user_id=user_id, status=Charge.RESERVED)
     return _by_source(live)
 
 
@@ -124,7 +127,7 @@ def reserve(
             reservation = _reserve(*attempt)
         if reservation is None:
             # Before refusing: requests that died hold nothing, recount what is in flight.
-            _recount_reservations(account, now)
+            recount_reservations(account, now)
             reservation = _reserve(*attempt)
     if reservation is None:
         raise ApiError(MONTHLY_LIMIT, status_code=429)
@@ -162,10 +165,10 @@ def _reserve(user_id, channel, now, api_key_id, idempotency_key, fingerprint) ->
     return None
 
 
-def _recount_reservations(account: CreditAccount, now: datetime) -> None:
+def recount_reservations(account: CreditAccount, now: datetime) -> None:
     """Drop reservations of requests that died and recount the rest (account locked)."""
     reservations = Charge.objects.filter(user_id=account.user_id, status=Charge.RESERVED)
-    reservations.filter(reserved_at__lte=now - stale_after()).delete()
+    reservations.exclude(alive(now)).delete()
     in_flight = _by_source(reservations)
     account.reserved_included = in_flight.get(Charge.INCLUDED, 0)
     account.reserved_prepaid = in_flight.get(Charge.PREPAID, 0)

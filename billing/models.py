@@ -198,6 +198,9 @@ class Charge(models.Model):
     idempotency_key = models.CharField(max_length=255, null=True, blank=True)  # noqa: DJ001
     # SHA-256 of the request an idempotency key was first used with: the key is bound to it.
     request_fingerprint = models.CharField(max_length=64, blank=True, default="")
+    # A reservation that outlives a request (a batch's file, billing.bulk) stays held
+    # until then, whatever its age; NULL: held for the life of one request.
+    held_until = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-reserved_at"]

@@ -64,6 +64,7 @@ INSTALLED_APPS = [
     "accounts",
     "billing",
     "removal",
+    "batches",
 ]
 
 MIDDLEWARE = [
@@ -247,6 +248,15 @@ STATICFILES_DIRS = [BASE_DIR / "static"]
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
+    # A batch's uploads and cut-outs. Every app host and worker must see the same
+    # files: a shared directory, or S3-compatible storage through BATCH_STORAGE
+    # (JSON, e.g. {"BACKEND": "storages.backends.s3.S3Storage", "OPTIONS": {...}},
+    # after `pip install django-storages[s3]`).
+    "batches": env_json_object("BATCH_STORAGE")
+    or {
+        "BACKEND": "django.core.files.storage.FileSystemStorage",
+        "OPTIONS": {"location": env_str("BATCH_STORAGE_DIR", str(BASE_DIR / "var" / "batches"))},
+    },
 }
 # Serve straight from the app folders when collectstatic has not run (tests, dev).
 WHITENOISE_USE_FINDERS = True
@@ -350,6 +360,39 @@ REMOVAL_WEBP_METHOD = env_int("REMOVAL_WEBP_METHOD", 2, minimum=0)
 REMOVAL_JPEG_QUALITY = env_int("REMOVAL_JPEG_QUALITY", 92, minimum=1)
 # Load and warm the model when the WSGI application starts.
 REMOVAL_WARM_UP = env_bool("REMOVAL_WARM_UP", True)
+
+# --- Batches (POST /api/batches) ---------------------------------------------------
+# Empty: batches run on a thread pool inside the web process (one machine, nothing
+# to install). Set a broker (amqp://user:password@host:5672//) to run them on
+# Celery workers: `celery -A config worker`, and `celery -A config beat` once.
+CELERY_BROKER_URL = env_str("CELERY_BROKER_URL")
+# The queue batch tasks go to (a test or a second deployment on one broker sets its own).
+CELERY_TASK_DEFAULT_QUEUE = env_str("CELERY_TASK_DEFAULT_QUEUE", "cutout")
+# Threads of the in-process pool of the embedded defaults.
+BATCH_THREADS = env_int("BATCH_THREADS", 1, minimum=1)
+BATCH_MAX_FILES = env_int("BATCH_MAX_FILES", 500, minimum=1)
+BATCH_MAX_MB = env_int("BATCH_MAX_MB", 1024, minimum=1)
+# Django refuses a request of more files than this (its default is 100); one over
+# the batch limit, so the batch's own check gives the clear message.
+DATA_UPLOAD_MAX_NUMBER_FILES = max(100, BATCH_MAX_FILES + 1)
+# Inputs, outputs and records of a batch are deleted this long after it was made.
+BATCH_RETENTION_HOURS = env_int("BATCH_RETENTION_HOURS", 24, minimum=1)
+# A batch not finished this long after it was made is given up: files not done
+# fail ("timed out") and their credits are released. Its credits stay reserved
+# until then, whatever the queue's length.
+BATCH_TIMEOUT = env_int("BATCH_TIMEOUT_SECONDS", 6 * 3600, minimum=60)
+# Deliveries of a file's task before it is given up (a file that kills its
+# worker each time must not loop for ever).
+BATCH_MAX_ATTEMPTS = env_int("BATCH_MAX_ATTEMPTS", 3, minimum=1)
+# The callback of a finished batch: tries, and seconds between them (the last
+# gap repeats).
+BATCH_CALLBACK_TRIES = env_int("BATCH_CALLBACK_TRIES", 6, minimum=1)
+BATCH_CALLBACK_BACKOFF = [
+    int(item) for item in env_list("BATCH_CALLBACK_BACKOFF", ["10", "60", "300", "1800", "7200"])
+]
+BATCH_CALLBACK_TIMEOUT = env_int("BATCH_CALLBACK_TIMEOUT", 10, minimum=1)
+# Callbacks to private, loopback and link-local addresses are refused unless allowed.
+BATCH_CALLBACK_ALLOW_PRIVATE = env_bool("BATCH_CALLBACK_ALLOW_PRIVATE", False)
 
 # --- Credits and limits -------------------------------------------------------------
 # Short-term abuse limit per API key, user or IP (the `limits` package's syntax).

@@ -30,5 +30,6 @@ urlpatterns = [
         name="api-docs",
     ),
     path("", include("removal.urls")),
+    path("", include("batches.urls")),
     path("", include("billing.urls")),
 ]

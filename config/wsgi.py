@@ -17,3 +17,9 @@ from removal.inference import warm_up  # noqa: E402
 
 malloc.limit_arenas(settings.REMOVAL_MALLOC_ARENA_MAX)
 warm_up()
+
+# Embedded defaults (no broker): this process runs batches itself; resume any a
+# restart interrupted. With a broker, Celery workers do and this does nothing.
+from batches.engine import start_in_process  # noqa: E402
+
+start_in_process()

@@ -1,0 +1,49 @@
+"""What the API answers about a batch."""
+
+from __future__ import annotations
+
+from django.urls import reverse
+
+from batches import jobs
+from batches.models import Batch
+
+
+def _url(request, name: str, *args) -> str:
+    path = reverse(name, args=args)
+    return request.build_absolute_uri(path) if request is not None else path
+
+
+def summary(batch: Batch, request=None) -> dict:
+    counts = jobs.counts(batch)
+    return {
+        "id": str(batch.id),
+        "status": batch.status,
+        "model": batch.options.get("model", ""),
+        "format": batch.options.get("format", ""),
+        "created_at": batch.created_at.isoformat(),
+        "started_at": batch.started_at.isoformat() if batch.started_at else None,
+        "finished_at": batch.finished_at.isoformat() if batch.finished_at else None,
+        "expires_at": jobs.expires_at(batch).isoformat(),
+        "counts": counts,
+        "credits_charged": jobs.credits_charged(batch),
+        "callback_url": batch.callback_url or None,
+        "status_url": _url(request, "batch", batch.id),
+        "result_url": _url(request, "batch-result", batch.id),
+    }
+
+
+def detail(batch: Batch, request=None) -> dict:
+    files = [
+        {
+            "index": item.index,
+            "name": item.name,
+            "status": item.status,
+            "error": item.error or None,
+            "output": item.output_name or None,
+            "width": item.width,
+            "height": item.height,
+            "url": _url(request, "batch-file", batch.id, item.index) if item.output else None,
+        }
+        for item in batch.files.all()
+    ]
+    return {**summary(batch, request), "files": files}

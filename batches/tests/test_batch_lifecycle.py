@@ -1,0 +1,138 @@
+"""Who sees a batch, cancelling it, retrying its request, and what a second delivery does."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+
+from batches import engine, work
+from batches.models import Batch, BatchFile
+from billing.models import Charge, CreditAccount
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture
+def held_pool():
+    """The in-process pool's thread kept busy: batches made meanwhile stay queued."""
+    release = threading.Event()
+    busy = engine.pool().submit(release.wait, 30)
+    yield release
+    release.set()
+    busy.result()
+
+
+def test_only_the_owner_sees_or_touches_a_batch(
+    post_batch, wait_until_ended, client, alice_key, bob, small_car_jpeg
+):
+    from accounts.models import ApiKey
+
+    bob.emailaddress_set.update(verified=True)
+    carol_key = ApiKey.issue(bob, "other")[1]
+    batch = post_batch([("car.jpg", small_car_jpeg)], alice_key).json()
+    wait_until_ended(batch["status_url"], alice_key)
+    urls = [batch["status_url"], batch["result_url"], batch["status_url"] + "/files/0"]
+
+    for url in urls:
+        assert client.get(url, headers={"X-API-Key": alice_key}).status_code == 200
+        stranger = client.get(url, headers={"X-API-Key": carol_key})
+        assert stranger.status_code == 404
+        assert stranger.json() == {"error": "Batch not found.", "status": 404}
+    assert client.delete(urls[0], headers={"X-API-Key": carol_key}).status_code == 404
+    listed = client.get("/api/batches", headers={"X-API-Key": carol_key}).json()
+    assert listed == {"batches": []}
+
+
+def test_cancel_releases_the_files_not_started(
+    held_pool, post_batch, client, alice, alice_key, small_car_jpeg
+):
+    body = post_batch([(f"{i}.jpg", small_car_jpeg) for i in range(3)], alice_key).json()
+    assert CreditAccount.objects.get(user=alice).reserved_included == 3
+
+    cancelled = client.delete(body["status_url"], headers={"X-API-Key": alice_key}).json()
+    held_pool.set()
+
+    assert cancelled["status"] == "cancelled"
+    assert cancelled["counts"]["cancelled"] == 3
+    assert not Charge.objects.filter(user=alice).exists()
+    assert CreditAccount.objects.get(user=alice).reserved_included == 0
+    result = client.get(body["result_url"], headers={"X-API-Key": alice_key})
+    entries = b"".join(result.streaming_content)
+    assert b"errors.csv" in entries
+    engine.pool().submit(lambda: None).result()  # the queued tasks have run: they skipped
+    assert set(BatchFile.objects.values_list("status", flat=True)) == {"cancelled"}
+    assert not Charge.objects.filter(user=alice).exists()
+
+
+def test_the_result_waits_until_the_batch_has_ended(
+    held_pool, post_batch, client, alice_key, small_car_jpeg
+):
+    body = post_batch([("car.jpg", small_car_jpeg)], alice_key).json()
+    early = client.get(body["result_url"], headers={"X-API-Key": alice_key})
+    assert early.status_code == 409
+
+
+def test_a_retry_with_its_idempotency_key_gets_the_same_batch(
+    post_batch, wait_until_ended, alice, alice_key, small_car_jpeg
+):
+    files = [("car.jpg", small_car_jpeg)]
+    first = post_batch(files, alice_key, headers={"Idempotency-Key": "upload-1"})
+    again = post_batch(files, alice_key, headers={"Idempotency-Key": "upload-1"})
+    assert first.status_code == again.status_code == 202
+    assert first.json()["id"] == again.json()["id"]
+    assert Batch.objects.count() == 1
+    wait_until_ended(first.json()["status_url"], alice_key)
+    assert Charge.objects.filter(user=alice).count() == 1
+
+    other = post_batch(
+        [("car.jpg", small_car_jpeg + b"\0")], alice_key, headers={"Idempotency-Key": "upload-1"}
+    )
+    assert other.status_code == 422
+    assert other.json()["error"] == "Idempotency-Key has already been used for a different request"
+
+
+def test_a_file_delivered_twice_is_processed_and_charged_once(
+    post_batch, wait_until_ended, alice, alice_key, small_car_jpeg
+):
+    body = post_batch([("car.jpg", small_car_jpeg)], alice_key).json()
+    wait_until_ended(body["status_url"], alice_key)
+    item = BatchFile.objects.get()
+
+    work.process_file(item.pk)  # what a broker's redelivery would do
+
+    item.refresh_from_db()
+    assert (item.status, item.attempts) == ("done", 1)
+    assert Charge.objects.filter(user=alice).count() == 1
+    assert CreditAccount.objects.get(user=alice).included_used == 1
+
+
+def test_a_file_whose_worker_died_is_processed_again_and_charged_once(
+    held_pool, post_batch, wait_until_ended, alice, alice_key, small_car_jpeg
+):
+    body = post_batch([("car.jpg", small_car_jpeg)], alice_key).json()
+    item = BatchFile.objects.get()
+    # A worker took it, then died before finishing: the file stays running.
+    BatchFile.objects.filter(pk=item.pk).update(status=BatchFile.RUNNING, attempts=1)
+
+    held_pool.set()
+    wait_until_ended(body["status_url"], alice_key)
+
+    item.refresh_from_db()
+    assert (item.status, item.attempts) == ("done", 2)
+    assert Charge.objects.filter(user=alice, status=Charge.COMMITTED).count() == 1
+
+
+def test_a_file_that_keeps_killing_its_worker_is_given_up_and_costs_nothing(
+    held_pool, settings, post_batch, wait_until_ended, alice, alice_key, small_car_jpeg
+):
+    body = post_batch([("car.jpg", small_car_jpeg)], alice_key).json()
+    BatchFile.objects.update(status=BatchFile.RUNNING, attempts=settings.BATCH_MAX_ATTEMPTS)
+
+    held_pool.set()
+    ended = wait_until_ended(body["status_url"], alice_key)
+
+    assert ended["files"][0]["status"] == "failed"
+    assert ended["files"][0]["error"] == "Processing failed repeatedly; the file was given up."
+    assert not Charge.objects.filter(user=alice).exists()
+    assert CreditAccount.objects.get(user=alice).reserved_included == 0
