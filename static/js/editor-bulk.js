@@ -14,9 +14,10 @@
   const toggle = $("bulk-mode");
   const STORE = "cutout.batch";
   const TOGGLE_KEY = "cutout.bulk";
-  const FINISHED = new Set(["done", "cancelled"]);
-  const ACTIVE = new Set(["queued", "running"]);
-  const state = { stage: "", items: [], key: "", batch: null, rows: new Map(), timer: 0, delay: 1000, seen: "", token: true };
+  // A cancelled batch still finishes the files it had started: it has ended (and its zip
+  // can be had) once it has a finished_at.
+  const ended = (body) => Boolean(body.finished_at);
+  const state = { stage: "", items: [], key: "", batch: null, rows: new Map(), timer: 0, delay: 1000, seen: "", token: true, refocus: false };
 
   const isZip = (file) => /\.zip$/i.test(file.name || "") || /zip/.test(file.type);
   const cost = () => Number(document.querySelector('input[name="model"]:checked')?.dataset.credits || root.dataset.credits || 1);
@@ -27,6 +28,8 @@
 
   // ready: files chosen, nothing sent · sending: uploading · running: the server works · finished.
   function setStage(stage) {
+    const actions = panel.querySelector(".bulk-actions");
+    const hadFocus = state.refocus || actions.contains(document.activeElement);
     state.stage = stage;
     panel.dataset.stage = stage;
     show(panel, Boolean(stage));
@@ -39,9 +42,14 @@
     show($("bulk-progress-row"), stage !== "ready");
     // The options are the batch's from the moment it is sent.
     $("bulk-options").querySelectorAll("fieldset").forEach((f) => { f.disabled = stage !== "ready"; });
-    // A button that vanished under the keyboard focus hands it to the one now in its place.
-    if (panel.contains(document.activeElement) && document.activeElement.closest("[hidden]")) {
-      panel.querySelector(".bulk-actions > :not([hidden])")?.focus({ preventScroll: true });
+    // A button that vanished (or was disabled) under the keyboard focus hands it to the one
+    // now in its place; while there is none (sending), the next stage's first button takes it.
+    const active = document.activeElement;
+    state.refocus = false;
+    if (hadFocus && (!actions.contains(active) || active.closest("[hidden]") || active.disabled)) {
+      const next = actions.querySelector(":scope > :not([hidden]):not(:disabled)");
+      if (next) next.focus({ preventScroll: true });
+      else state.refocus = Boolean(stage);
     }
   }
 
@@ -76,7 +84,7 @@
       item.images = null;
       li.querySelector("img").src = panel.dataset.archiveIcon;
       status(li, "ready", gettext("Counting its images…"));
-      zipImages(file).then((count) => {
+      CutoutZip.countImages(file, root.dataset.extensions.split(",")).then((count) => {
         item.images = count;
         status(li, "ready", count === null
           ? gettext("Its images could not be listed here; the server will read it.")
@@ -94,37 +102,6 @@
     $("bulk-list").appendChild(li);
   }
 
-  // The names in a zip's central directory, read from the end of the file: the images in
-  // it are counted without reading (or unpacking) the rest.
-  async function zipImages(file) {
-    try {
-      const tailSize = Math.min(file.size, 22 + 0xffff);
-      const tail = new DataView(await file.slice(file.size - tailSize).arrayBuffer());
-      let end = tailSize - 22;
-      while (end >= 0 && tail.getUint32(end, true) !== 0x06054b50) end -= 1;
-      if (end < 0) return null;
-      const [entries, size, offset] = [tail.getUint16(end + 10, true), tail.getUint32(end + 12, true), tail.getUint32(end + 16, true)];
-      if (offset + size > file.size) return null;
-      const bytes = new Uint8Array(await file.slice(offset, offset + size).arrayBuffer());
-      const dir = new DataView(bytes.buffer);
-      const extensions = root.dataset.extensions.split(",");
-      const decoder = new TextDecoder();
-      let count = 0;
-      for (let i = 0, at = 0; i < entries; i += 1) {
-        if (at + 46 > size || dir.getUint32(at, true) !== 0x02014b50) return null;
-        const nameLength = dir.getUint16(at + 28, true);
-        const name = decoder.decode(bytes.subarray(at + 46, at + 46 + nameLength));
-        const base = name.split("/").pop();
-        const suffix = base.includes(".") ? base.split(".").pop().toLowerCase() : "";
-        if (base && !base.startsWith(".") && !name.startsWith("__MACOSX/") && extensions.includes(suffix)) count += 1;
-        at += 46 + nameLength + dir.getUint16(at + 30, true) + dir.getUint16(at + 32, true);
-      }
-      return count;
-    } catch {
-      return null;
-    }
-  }
-
   const images = () => state.items.reduce((sum, item) => sum + (item.images || 0), 0);
   const sendable = () => state.items.filter((item) => !item.problem);
   const startable = () => sendable().length > 0 && images() * cost() <= left();
@@ -133,8 +110,8 @@
     if (state.stage !== "ready") return;
     const count = images();
     const credits = count * cost();
-    $("bulk-summary").textContent = `${fill(ngettext("%(n)s image", "%(n)s images", count), { n: count })}. ${fill(
-      ngettext("It takes %(n)s credit; you have %(left)s.", "It takes %(n)s credits; you have %(left)s.", credits), { n: credits, left: left() })}`;
+    $("bulk-summary").textContent = `${fill(ngettext("%(n)s image", "%(n)s images", count), { n: count })} · ${fill(
+      ngettext("%(n)s credit of the %(left)s you have", "%(n)s credits of the %(left)s you have", credits), { n: credits, left: left() })}`;
     const short = credits > left();
     $("bulk-short").textContent = short ? fill(gettext("Not enough credits: this batch needs %(n)s and you have %(left)s."), { n: credits, left: left() }) : "";
     show($("bulk-short"), short);
@@ -212,6 +189,16 @@
       state.key = randomKey(); // refused: whatever is sent next is another request
       setStage("ready");
       summarise();
+      if (xhr.status === 429) {
+        // The credits shown are older than the server's: say what is known, and let it be
+        // tried again (credits may have been bought meanwhile).
+        const credits = images() * state.cost;
+        $("bulk-summary").textContent = fill(ngettext("%(n)s image", "%(n)s images", images()), { n: images() });
+        $("bulk-short").textContent = fill(ngettext(
+          "This batch needs %(n)s credit, more than your account has left now.",
+          "This batch needs %(n)s credits, more than your account has left now.", credits), { n: credits });
+        show($("bulk-short"), true);
+      }
     };
     xhr.send(form);
   }
@@ -259,7 +246,7 @@
     if (!response.ok) return later(true);
     const body = await response.json();
     const changed = render(body);
-    if (FINISHED.has(body.status)) return finish(body);
+    if (ended(body)) return finish(body);
     later(false, changed);
   }
 
@@ -275,7 +262,7 @@
     state.batch.counts = counts;
     // What the batch reserved leaves the credits shown at once (the server counts it as
     // spent too, so a reload shows the same); what it did not use comes back at the end.
-    if (!FINISHED.has(body.status)) state.batch.live = true;
+    if (!ended(body)) state.batch.live = true;
     if (first && state.batch.fresh && state.batch.live) {
       state.batch.reserved = ((counts.total || 0) - (counts.failed || 0)) * state.batch.cost;
       state.batch.prepaidTaken = editor.spend(state.batch.reserved);
@@ -286,6 +273,11 @@
     if (counts.failed) parts.push(fill(gettext("%(n)s failed"), { n: counts.failed }));
     if (counts.cancelled) parts.push(fill(gettext("%(n)s cancelled"), { n: counts.cancelled }));
     progress(finished, counts.total, parts.join(" · "));
+    // Cancelled, with a file still being processed: nothing left to cancel.
+    if (body.status === "cancelled" && !$("bulk-cancel").hidden) {
+      state.refocus ||= document.activeElement === $("bulk-cancel"); // for the next button shown
+      show($("bulk-cancel"), false);
+    }
     if (first) $("bulk-list").replaceChildren(...state.items.filter((item) => item.problem).map((item) => item.li));
     for (const file of body.files || []) fileRow(file);
     const seen = JSON.stringify(counts);
@@ -351,8 +343,10 @@
       : fill(ngettext("Finished: %(n)s image is ready.", "Finished: %(n)s images are ready.", done), { n: done });
   }
 
+  // Not disabled meanwhile: that would take the keyboard focus away from it.
   async function cancel() {
-    $("bulk-cancel").disabled = true;
+    if (state.cancelling) return;
+    state.cancelling = true;
     try {
       const response = await fetch(state.batch.status_url, { method: "DELETE", headers: { Authorization: `Bearer ${root.dataset.token}` } });
       const body = await response.json().catch(() => null);
@@ -360,13 +354,13 @@
         error(messageOf(body, response.status));
       } else {
         render(body);
-        if (FINISHED.has(body.status)) finish(body);
+        if (ended(body)) finish(body);
         else poll();
       }
     } catch {
       error(gettext("Could not reach the server. Check your connection and try again."));
     }
-    $("bulk-cancel").disabled = false;
+    state.cancelling = false;
   }
 
   function forget() { sessionStorage.removeItem(STORE); }
