@@ -379,11 +379,12 @@
   $("bulk-cancel").addEventListener("click", cancel);
   $("bulk-clear").addEventListener("click", () => { reset(); $("file").focus(); });
   $("bulk-new").addEventListener("click", () => { forget(); reset(); $("file").focus(); });
-  $("bulk-options").addEventListener("input", checkColour);
+  // Other options make another request: it must not be taken for a retry of the last one.
+  $("bulk-options").addEventListener("input", () => { checkColour(); state.key = randomKey(); });
   $("bulk-bg-name").addEventListener("input", () => { document.querySelector('input[name="bulk-bg"][value="color"]').checked = true; });
   $("bulk-bg-picker").addEventListener("input", () => { document.querySelector('input[name="bulk-bg"][value="color"]').checked = true; $("bulk-bg-name").value = ""; checkColour(); });
   $("bulk-options").addEventListener("submit", (event) => event.preventDefault());
-  document.querySelectorAll('input[name="model"]').forEach((radio) => radio.addEventListener("change", summarise));
+  document.querySelectorAll('input[name="model"]').forEach((radio) => radio.addEventListener("change", () => { summarise(); state.key = randomKey(); }));
   document.addEventListener("visibilitychange", () => { if (!document.hidden && state.stage === "running") poll(); });
 
   // The toggle is remembered, like the quality choice.
