@@ -41,8 +41,8 @@ def create(caller, options: RemovalOptions, uploads, received_bytes: int, **extr
     ``extra``: callback_url, idempotency_key. A batch whose credits are not all
     available is refused whole (429) and nothing of it is kept.
     """
+    check_key(extra.get("idempotency_key"))  # an empty key is refused, as on /rmbg
     key = extra.get("idempotency_key") or None
-    check_key(key)
     now = timezone.now()
     batch = Batch(
         user=caller.user,

@@ -17,9 +17,10 @@ TAGS = ["Batches"]
 
 
 class BatchForm(RemovalForm):
-    image = serializers.ListField(
-        child=serializers.FileField(),
-        help_text="The photos, one part each (repeat the field), or ZIP archives of them. "
+    # One file in the spec: clients and fuzzers send an array's items without file
+    # names, which multipart then reads as text. Repeat the field for more files.
+    image = serializers.FileField(
+        help_text="A photo or a ZIP archive of photos; **repeat the field** for more. "
         "Each file is checked as on `POST /rmbg`; at most 500 files after archives are "
         "expanded, 50 MB each and 1 GB in all. Archives with absolute or `..` paths, "
         "encrypted entries or archives inside are refused.",
@@ -74,6 +75,10 @@ FILE_ENTRY = inline_serializer(
 DETAIL_BODY = inline_serializer(
     "Batch", {**SUMMARY_FIELDS, "files": serializers.ListField(child=FILE_ENTRY)}
 )
+BATCH_ID = OpenApiParameter("batch_id", OpenApiTypes.UUID, OpenApiParameter.PATH)
+INDEX = OpenApiParameter(
+    "index", OpenApiTypes.INT, OpenApiParameter.PATH, description="The file's place, from 0."
+)
 NOT_FOUND = OpenApiResponse(ERROR_BODY, description="No such batch of yours.")
 UNAUTHENTICATED = OpenApiResponse(ERROR_BODY, description="No valid API key, token or session.")
 
@@ -125,12 +130,14 @@ LIST = {
     "tags": TAGS,
 }
 DETAIL = {
+    "parameters": [BATCH_ID],
     "operation_id": "getBatch",
     "summary": "A batch's status, counts and files",
     "responses": {200: DETAIL_BODY, 401: UNAUTHENTICATED, 404: NOT_FOUND},
     "tags": TAGS,
 }
 CANCEL = {
+    "parameters": [BATCH_ID],
     "operation_id": "cancelBatch",
     "summary": "Cancel the files of a batch not started yet",
     "description": "Files being processed finish and are charged; the rest cost nothing.",
@@ -138,6 +145,7 @@ CANCEL = {
     "tags": TAGS,
 }
 FILE = {
+    "parameters": [BATCH_ID, INDEX],
     "operation_id": "getBatchFile",
     "summary": "The cut-out of one file of a batch",
     "responses": {
@@ -148,6 +156,7 @@ FILE = {
     "tags": TAGS,
 }
 RESULT = {
+    "parameters": [BATCH_ID],
     "operation_id": "getBatchResult",
     "summary": "Every cut-out of an ended batch, as a ZIP",
     "description": "One output per file that succeeded, under its input's name; "

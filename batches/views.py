@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import uuid
+
 from django.core.exceptions import TooManyFilesSent
 from django.http import FileResponse, StreamingHttpResponse
 from drf_spectacular.utils import extend_schema
@@ -24,7 +26,11 @@ NOT_FOUND = "Batch not found."
 class BatchApiView(RateLimitedMixin, APIView):
     permission_classes = [IsAuthenticated]
 
-    def batch(self, batch_id) -> Batch:
+    def batch(self, batch_id: str) -> Batch:
+        try:
+            batch_id = uuid.UUID(batch_id)
+        except ValueError:
+            raise ApiError(NOT_FOUND, status_code=404) from None
         # Another user's batch is not found either: ids are not confirmed to strangers.
         found = Batch.objects.filter(pk=batch_id, user=self.caller.user).first()
         if found is None:
@@ -84,8 +90,10 @@ class BatchView(BatchApiView):
 
 class BatchFileView(BatchApiView):
     @extend_schema(**schema.FILE)
-    def get(self, request: Request, batch_id, index: int):
-        item = self.batch(batch_id).files.filter(index=index).exclude(output="").first()
+    def get(self, request: Request, batch_id, index: str):
+        batch = self.batch(batch_id)
+        number = int(index) if index.isascii() and index.isdigit() and len(index) < 10 else -1
+        item = batch.files.filter(index=number).exclude(output="").first()
         if item is None:
             raise ApiError(
                 "No output for this file (not done, failed or unknown).", status_code=404

@@ -76,8 +76,14 @@ def _integer(low: int, high: int) -> dict:
     return {"type": "integer", "minimum": low, "maximum": high}
 
 
-# Any case, as billing.membership reads them.
-_FLAG = {"type": "string", "enum": sorted(FLAGS)}
+def _any_case(words) -> str:
+    """A pattern matching ``words`` in any case (JSON Schema patterns have no flags)."""
+    spelled = ("".join(f"[{c.upper()}{c.lower()}]" if c.isalpha() else c for c in w) for w in words)
+    return f"^({'|'.join(sorted(spelled))})$"
+
+
+# Any case, as billing.membership reads them: "True" is accepted, so the spec says so.
+_FLAG = {"type": "string", "pattern": _any_case(FLAGS), "example": "true"}
 
 MEMBERSHIP_USAGE = {
     "operation_id": "membershipUsage",

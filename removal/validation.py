@@ -59,6 +59,46 @@ def parse_removal_request(data: Any, files: Any) -> RemovalRequest:
     """Read the form into options; raise InvalidInput listing every problem."""
     errors: list[FieldError] = []
     checked = _check_image(data, files, errors)
+    options = _options(data, errors)
+    if errors:
+        raise InvalidInput(errors)
+    assert checked is not None
+    image, header = checked
+    try:
+        # From the header alone: no credit is reserved, no pixel decoded, for
+        # an answer we would refuse to make.
+        check_output(header.size, options.geometry)
+    except OutputTooLarge as exc:
+        raise InvalidInput([FieldError(exc.field, exc.message)]) from None
+    return RemovalRequest(image=image, options=options, header=header)
+
+
+def parse_options(data: Any) -> RemovalOptions:
+    """The options of a request without its image (a batch's); InvalidInput if any is wrong."""
+    errors: list[FieldError] = []
+    options = _options(data, errors)
+    if errors:
+        raise InvalidInput(errors)
+    return options
+
+
+def check_file(upload: Any, options: RemovalOptions) -> tuple[imaging.Header | None, str]:
+    """One file of a batch, checked as /rmbg checks its image: (header, "") or (None, message).
+
+    ``upload`` is file-like with a ``name`` (the name the user gave it) and a ``size``.
+    """
+    errors: list[FieldError] = []
+    header = _check_upload(upload, errors)
+    if header is None:
+        return None, errors[0].message
+    try:
+        check_output(header.size, options.geometry)
+    except OutputTooLarge as exc:
+        return None, exc.message
+    return header, ""
+
+
+def _options(data: Any, errors: list[FieldError]) -> RemovalOptions:
     width = _dimension(data, "w", errors)
     height = _dimension(data, "h", errors)
     angle = _angle(data, errors)
@@ -76,11 +116,7 @@ def parse_removal_request(data: Any, files: Any) -> RemovalRequest:
                 "Cannot use 'mask=true' together with 'bg_color'. Choose one or the other.",
             )
         )
-    if errors:
-        raise InvalidInput(errors)
-    assert checked is not None
-    image, header = checked
-    options = RemovalOptions(
+    return RemovalOptions(
         format=fmt,
         mask=mask,
         bg_color=bg_color,
@@ -91,13 +127,6 @@ def parse_removal_request(data: Any, files: Any) -> RemovalRequest:
         expand=expand,
         model=model,
     )
-    try:
-        # From the header alone: no credit is reserved, no pixel decoded, for
-        # an answer we would refuse to make.
-        check_output(header.size, options.geometry)
-    except OutputTooLarge as exc:
-        raise InvalidInput([FieldError(exc.field, exc.message)]) from None
-    return RemovalRequest(image=image, options=options, header=header)
 
 
 def _check_image(

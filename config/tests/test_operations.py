@@ -99,3 +99,22 @@ def test_metrics_count_images_queued_and_in_flight(small_car_jpeg, settings):
             slots.release()
         worker.join(timeout=60)
     assert (IMAGES_QUEUED._value.get(), IMAGES_IN_FLIGHT._value.get()) == (0, 0)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_metrics_report_the_batch_queue_depth(client, alice, settings, tmp_path):
+    from django.utils import timezone
+
+    from batches.models import Batch, BatchFile
+
+    now = timezone.now()
+    batch = Batch.objects.create(
+        user=alice, channel="api", options={}, created_at=now, deadline=now, remaining=3
+    )
+    for index, status in enumerate(["queued", "queued", "running", "done"]):
+        BatchFile.objects.create(batch=batch, index=index, name=f"{index}.jpg", status=status)
+
+    text = client.get("/metrics", REMOTE_ADDR="127.0.0.1").content.decode()
+
+    assert 'cutout_batch_files{status="queued"} 2.0' in text
+    assert 'cutout_batch_files{status="running"} 1.0' in text
