@@ -40,6 +40,14 @@ def batch_storage(settings, tmp_path):
     }
 
 
+@pytest.fixture(autouse=True)
+def engine_drained():
+    """No batch work still in flight when the test's database is emptied (its one thread
+    runs tasks in turn: a task queued now runs after every earlier one)."""
+    yield
+    engine.pool().submit(lambda: None).result()
+
+
 @pytest.fixture
 def held_engine():
     """The in-process engine's one thread kept busy: a batch made meanwhile stays queued
