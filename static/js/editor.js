@@ -8,6 +8,7 @@
   const fill = (text, values) => text.replace(/%\((\w+)\)s/g, (_, key) => values[key]);
   const root = $("editor");
   const state = { current: null };
+  const hooks = {}; // hooks.divert(files): true when bulk mode takes the files instead of the queue
 
   function show(el, visible) { el.hidden = !visible; }
 
@@ -29,7 +30,7 @@
 
   // Included credits are spent before prepaid ones, as on the server.
   function spend(charged) {
-    if (!charged) return;
+    if (!charged) return 0;
     const count = (id) => Number($(id)?.textContent || 0);
     const set = (id, value) => { if ($(id)) $(id).textContent = Math.max(0, value); };
     const fromIncluded = Math.min(charged, count("included"));
@@ -37,6 +38,7 @@
     set("prepaid", count("prepaid") - (charged - fromIncluded));
     set("remaining", count("remaining") - charged);
     if (count("remaining") === 0) outOfAllowance();
+    return charged - fromIncluded;
   }
 
   // Nothing left: say when it comes back and what to do, and take no more uploads.
@@ -45,6 +47,20 @@
     show($("limit"), true);
     $("file").disabled = true;
     $("dropzone").classList.add("dropzone-off");
+  }
+
+  // Credits given back (a batch reserved more than it used): prepaid first, since
+  // they were spent last; the page takes uploads again.
+  function refund(credits, prepaidTaken = 0) {
+    if (!credits || !$("remaining")) return;
+    const add = (id, value) => { if ($(id)) $(id).textContent = Number($(id).textContent || 0) + value; };
+    const toPrepaid = Math.min(credits, prepaidTaken);
+    add("prepaid", toPrepaid);
+    add("included", credits - toPrepaid);
+    add("remaining", credits);
+    show($("limit"), false);
+    $("file").disabled = false;
+    $("dropzone").classList.remove("dropzone-off");
   }
 
   // The API's own checks and words, made before sending: a 137 MB file was once
@@ -72,6 +88,7 @@
   function enqueue(files) {
     if ($("file").disabled || !files.length) return;
     setError("");
+    if (hooks.divert?.(files)) return; // bulk mode took them
     batches += 1;
     for (const file of files) queue.push(addItem(file, batches));
     show($("queue-box"), queue.length > 1);
@@ -190,8 +207,7 @@
   const COLOUR_NAMES = new Set([...$("colour-names").options].map((o) => o.value));
   const HEX = /^#([0-9a-f]{3,4}|[0-9a-f]{6}|[0-9a-f]{8})$/i;
 
-  function colourProblem() {
-    const name = $("bg-name").value.trim();
+  function colourProblem(name = $("bg-name").value.trim()) {
     if (!name || HEX.test(name) || name.toLowerCase() === "transparent" || COLOUR_NAMES.has(name.toLowerCase())) return "";
     return fill(gettext("“%(name)s” is not a colour we know. Pick a name from the list or write #RRGGBB."), { name });
   }
@@ -345,6 +361,9 @@
   document.querySelectorAll('input[name="model"]').forEach((radio) => {
     radio.addEventListener("change", () => localStorage.setItem(QUALITY_KEY, radio.value));
   });
+
+  // What the bulk mode (editor-bulk.js) shares with the single-image editor.
+  window.CutoutEditor = { hooks, setError, spend, refund, fileProblem, colourProblem };
 
   if (new URLSearchParams(location.search).has("handoff") && typeof CutoutHandoff !== "undefined") {
     CutoutHandoff.take().then((file) => { if (file) enqueue([file]); }).catch(() => {});

@@ -9,6 +9,11 @@ from pathlib import Path
 import pytest
 
 from tests.browser.test_api_keys_page import create_key
+from tests.browser.test_editor_bulk import (  # noqa: F401 - fixtures: batch storage (autouse), held engine
+    PHOTOS,
+    batch_storage,
+    held_engine,
+)
 from tests.browser.test_layout import PRIVATE, PUBLIC, visit
 from tests.browser.test_pages import sign_in, upload_and_wait
 
@@ -47,6 +52,30 @@ def test_no_page_has_a_serious_accessibility_violation(page, live_server, alice,
         found[name] = violations(page)
     create_key(page, live_server, "Laptop")
     found["api-keys-new"] = violations(page)
+    bad = {name: v for name, v in found.items() if v}
+    assert not bad, "\n".join(f"{name}: {v}" for name, v in bad.items())
+
+
+@pytest.mark.parametrize("width", [390, 1280])
+def test_the_editors_bulk_mode_has_no_serious_accessibility_violation(
+    page,
+    live_server,
+    alice,
+    held_engine,  # noqa: F811
+    width,
+):
+    page.set_viewport_size({"width": width, "height": 844})
+    sign_in(page, live_server, alice.email)
+    visit(page, f"{live_server.url}/editor/")
+    page.check("#bulk-mode")
+    page.set_input_files("#file", [str(p) for p in PHOTOS])
+    found = {"bulk-ready": violations(page)}
+    page.click("#bulk-start")
+    page.wait_for_selector("#bulk[data-stage=running] .bulk-item[data-state=queued]")
+    found["bulk-running"] = violations(page)
+    held_engine.set()
+    page.wait_for_selector("#bulk[data-stage=finished]", timeout=120_000)
+    found["bulk-finished"] = violations(page)
     bad = {name: v for name, v in found.items() if v}
     assert not bad, "\n".join(f"{name}: {v}" for name, v in bad.items())
 
