@@ -71,6 +71,9 @@ def editor(request):
         "max_mb": MAX_UPLOAD_MB,
         "max_side": MAX_SIDE,
         "extensions": ALLOWED_EXTENSIONS,
+        # A batch's limits, so a batch the API would refuse is not uploaded first.
+        "batch_max_files": settings.BATCH_MAX_FILES,
+        "batch_max_mb": settings.BATCH_MAX_MB,
         "samples": SAMPLES,
     }
     return render(request, "removal/editor.html", context)

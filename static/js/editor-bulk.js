@@ -104,7 +104,16 @@
 
   const images = () => state.items.reduce((sum, item) => sum + (item.images || 0), 0);
   const sendable = () => state.items.filter((item) => !item.problem);
-  const startable = () => sendable().length > 0 && images() * cost() <= left();
+  // The API's limits of a batch, in its words: refused here before anything is uploaded.
+  function overLimit() {
+    const maxFiles = Number(root.dataset.batchMaxFiles);
+    const maxMb = Number(root.dataset.batchMaxMb);
+    if (images() > maxFiles) return fill(gettext("Too many files: a batch takes at most %(n)s images."), { n: maxFiles });
+    const bytes = sendable().reduce((sum, item) => sum + item.file.size, 0);
+    if (bytes > maxMb * 1024 * 1024) return fill(gettext("The batch exceeds the maximum total size of %(n)s MB."), { n: maxMb });
+    return "";
+  }
+  const startable = () => sendable().length > 0 && images() * cost() <= left() && !overLimit();
 
   function summarise() {
     if (state.stage !== "ready") return;
@@ -112,9 +121,10 @@
     const credits = count * cost();
     $("bulk-summary").textContent = `${fill(ngettext("%(n)s image", "%(n)s images", count), { n: count })} · ${fill(
       ngettext("%(n)s credit of the %(left)s you have", "%(n)s credits of the %(left)s you have", credits), { n: credits, left: left() })}`;
+    const limit = overLimit();
     const short = credits > left();
-    $("bulk-short").textContent = short ? fill(gettext("Not enough credits: this batch needs %(n)s and you have %(left)s."), { n: credits, left: left() }) : "";
-    show($("bulk-short"), short);
+    $("bulk-short").textContent = limit || (short ? fill(gettext("Not enough credits: this batch needs %(n)s and you have %(left)s."), { n: credits, left: left() }) : "");
+    show($("bulk-short"), Boolean(limit) || short);
     $("bulk-start").disabled = !startable();
   }
 

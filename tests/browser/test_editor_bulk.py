@@ -356,3 +356,20 @@ def test_the_bulk_mode_speaks_thai(thai_page, live_server, alice, width):  # noq
     assert [words for _, _, words in rows(page)] == ["เสร็จแล้ว"] * 2
     page.screenshot(path=str(ARTIFACTS / f"editor-bulk-th-done-{width}.png"), full_page=True)
     assert overflow(page) == 0
+
+
+def test_a_batch_over_the_apis_limits_is_refused_before_it_is_uploaded(bulk_page, settings):
+    page = bulk_page
+    settings.BATCH_MAX_FILES = 2
+    page.reload()
+    page.set_input_files("#file", [str(p) for p in PHOTOS])
+    assert page.inner_text("#bulk-short") == "Too many files: a batch takes at most 2 images."
+    assert page.is_disabled("#bulk-start")
+
+    settings.BATCH_MAX_FILES = 500
+    settings.BATCH_MAX_MB = 0.25  # the three photos weigh more than 256 KB together
+    assert sum(p.stat().st_size for p in PHOTOS) > 256 * 1024
+    page.reload()
+    page.set_input_files("#file", [str(p) for p in PHOTOS])
+    assert page.inner_text("#bulk-short") == "The batch exceeds the maximum total size of 0.25 MB."
+    assert page.is_disabled("#bulk-start")
