@@ -21,8 +21,8 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from cutout_client import errors
-from cutout_client.cli_inputs import Task, plan
 from cutout_client.client import Client
+from cutout_client.inputs import Task, plan
 
 AUTH_FAILED = 3
 F = TypeVar("F", bound=Callable[..., Any])
@@ -143,7 +143,10 @@ def remove(
     if outdir is None:
         raise click.UsageError("Missing option '-o' / '--output' (needed for files)")
     extension = {"jpeg": "jpg"}.get((fmt or "webp").lower(), (fmt or "webp").lower())
-    tasks = plan(inputs, outdir, extension)
+    try:
+        tasks = plan(inputs, outdir, extension)
+    except FileNotFoundError as exc:
+        raise click.UsageError(str(exc)) from None
     with client_from(**connection) as client:
         sys.exit(Batch(client, options, skip_existing).run(tasks, jobs))
 
