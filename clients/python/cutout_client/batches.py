@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
 
 from cutout_client import errors
 from cutout_client._core import Call, make_call
@@ -77,8 +78,7 @@ class _BatchState:
     def _update(self, data: dict[str, Any]) -> None:
         for name in ("id", "status", "credits_charged", "model", "format", "callback_url"):
             setattr(self, name, data.get(name))
-        for name in ("status_url", "result_url"):
-            setattr(self, name, data.get(name))
+        self.status_url, self.result_url = data.get("status_url"), data.get("result_url")
         for name in ("created_at", "started_at", "finished_at", "expires_at"):
             setattr(self, name, _time(data.get(name)))
         self.counts = build(BatchCounts, data.get("counts") or {})
@@ -101,7 +101,8 @@ def _time(value: str | None) -> datetime | None:
 
 def batch_call(api_key: str | None, batch_id: str, method: str = "GET", suffix: str = "") -> Call:
     accept = "application/zip, application/json" if suffix else "application/json"
-    return make_call(method, f"/api/batches/{batch_id}{suffix}", api_key, accept=accept)
+    path = f"/api/batches/{quote(str(batch_id), safe='')}{suffix}"
+    return make_call(method, path, api_key, accept=accept)
 
 
 class Batch(_BatchState):
