@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from cutout_client.batches import AsyncBatch, Batch, BatchCounts, BatchFile
 from cutout_client.client import AsyncClient, Client
 from cutout_client.errors import (
     ApiError,
+    BatchNotEnded,
     ConnectionFailed,
     CutoutError,
     DailyLimitReached,
@@ -13,12 +15,17 @@ from cutout_client.errors import (
     IdempotencyInProgress,
     IdempotencyKeyReused,
     InvalidApiKey,
+    InvalidSignature,
     MonthlyLimitReached,
+    NotFound,
     PermissionDenied,
     ServerBusy,
     TooManyRequests,
     ValidationError,
+    WaitTimeout,
 )
+from cutout_client.many import Failure, ManyProgress, ManyReport
+from cutout_client.signatures import verify_callback
 from cutout_client.types import (
     BillingCycle,
     BillingCycleSummary,
@@ -26,12 +33,18 @@ from cutout_client.types import (
     Model,
     Models,
     Progress,
+    RemovalOptions,
     Result,
 )
 
 __all__ = [
     "ApiError",
+    "AsyncBatch",
     "AsyncClient",
+    "Batch",
+    "BatchCounts",
+    "BatchFile",
+    "BatchNotEnded",
     "BillingCycle",
     "BillingCycleSummary",
     "Client",
@@ -39,18 +52,26 @@ __all__ = [
     "CutoutError",
     "DailyLimitReached",
     "EmailNotVerified",
+    "Failure",
     "FieldDetail",
     "IdempotencyInProgress",
     "IdempotencyKeyReused",
     "InvalidApiKey",
+    "InvalidSignature",
+    "ManyProgress",
+    "ManyReport",
     "MembershipUsage",
     "Model",
     "Models",
     "MonthlyLimitReached",
+    "NotFound",
     "PermissionDenied",
     "Progress",
+    "RemovalOptions",
     "Result",
     "ServerBusy",
     "TooManyRequests",
     "ValidationError",
+    "WaitTimeout",
+    "verify_callback",
 ]

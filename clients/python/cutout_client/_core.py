@@ -17,6 +17,7 @@ from typing import IO
 import httpx
 
 from cutout_client import errors
+from cutout_client._multipart import Body
 from cutout_client.types import Progress, ProgressCallback, Result
 
 logger = logging.getLogger("cutout_client")
@@ -121,7 +122,7 @@ class Call:
     path: str
     headers: dict[str, str]
     params: dict[str, str]
-    body: bytes | None = None
+    body: bytes | Body | None = None
 
     @property
     def idempotency_key(self) -> str:
@@ -137,6 +138,7 @@ def make_call(
     params: dict[str, str] | None = None,
     fields: dict[str, str] | None = None,
     image: tuple[str, bytes] | None = None,
+    files: Body | None = None,
     accept: str = "application/json",
 ) -> Call:
     headers = {"Accept": accept, "Idempotency-Key": idempotency_key or str(uuid.uuid4())}
@@ -149,21 +151,73 @@ def make_call(
         body = encoded.read()
         headers["Content-Type"] = encoded.headers["Content-Type"]
         headers["Content-Length"] = str(len(body))
+    if files is not None:
+        body = files  # streamed from the files on each attempt
+        headers["Content-Type"] = files.content_type
+        headers["Content-Length"] = str(len(files))
     return Call(method, path, headers, params or {}, body)
 
 
-def upload_chunks(body: bytes, callback: ProgressCallback | None) -> Iterator[bytes]:
-    total = len(body)
-    for start in range(0, total, CHUNK):
-        chunk = body[start : start + CHUNK]
+def upload_chunks(body: bytes | Body, callback: ProgressCallback | None) -> Iterator[bytes]:
+    total, sent = len(body), 0
+    chunks = body if isinstance(body, Body) else _slices(body)
+    for chunk in chunks:
+        sent += len(chunk)
         yield chunk
         if callback is not None:
-            callback(event(start + len(chunk), total, len(chunk), upload=True))
+            callback(event(sent, total, len(chunk), upload=True))
+
+
+def _slices(body: bytes) -> Iterator[bytes]:
+    for start in range(0, len(body), CHUNK):
+        yield body[start : start + CHUNK]
 
 
 def event(loaded: int, total: int | None, delta: int, *, upload: bool = False) -> Progress:
     progress = loaded / total if total else None
     return Progress(loaded, total, progress, delta, upload=upload, download=not upload)
+
+
+class Sink:
+    """Where an answer's body goes: memory, or a file written as ``.name.part`` then renamed.
+
+    A download cut short leaves no file under the real name; a retry starts the
+    ``.part`` again from the beginning.
+    """
+
+    def __init__(self, into: Path | None, total: int | None, callback: ProgressCallback | None):
+        self.into, self.total, self.callback = into, total, callback
+        self.loaded = 0
+        self._parts: list[bytes] = []
+        self._file: IO[bytes] | None = None
+        self._partial = None if into is None else into.with_name(f".{into.name}.part")
+
+    def __enter__(self) -> Sink:
+        if self._partial is not None:
+            self._partial.parent.mkdir(parents=True, exist_ok=True)
+            self._file = self._partial.open("wb")
+        return self
+
+    def write(self, chunk: bytes) -> None:
+        if self._file is None:
+            self._parts.append(chunk)
+        else:
+            self._file.write(chunk)
+        self.loaded += len(chunk)
+        if self.callback is not None:
+            self.callback(event(self.loaded, self.total, len(chunk)))
+
+    def __exit__(self, kind: object, *exc: object) -> None:
+        if self._file is None or self._partial is None or self.into is None:
+            return
+        self._file.close()
+        if kind is None:
+            self._partial.replace(self.into)
+        else:
+            self._partial.unlink(missing_ok=True)
+
+    def content(self) -> bytes:
+        return b"".join(self._parts)
 
 
 def content_length(response: httpx.Response) -> int | None:

@@ -5,6 +5,7 @@ Exit codes: 0 all done (or skipped), 1 some failed, 2 usage error, 3 authenticat
 
 from __future__ import annotations
 
+import functools
 import sys
 import threading
 import time
@@ -21,8 +22,8 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from cutout_client import errors
-from cutout_client.cli_inputs import Task, plan
 from cutout_client.client import Client
+from cutout_client.inputs import Task, plan
 
 AUTH_FAILED = 3
 F = TypeVar("F", bound=Callable[..., Any])
@@ -77,6 +78,55 @@ def parse_size(ctx: click.Context, param: click.Parameter, value: str | None) ->
     return size
 
 
+def removal_options(command: F) -> F:
+    """`remove`'s options, handed to the command as one ``options`` dict for the client."""
+
+    @functools.wraps(command)
+    def with_options(
+        fmt: str | None,
+        mask: bool,
+        bg_color: str | None,
+        size: tuple[int, int],
+        exact: bool,
+        angle: float | None,
+        no_expand: bool,
+        model: str | None,
+        **rest: Any,
+    ) -> Any:
+        options = dict(
+            format=fmt,
+            mask=mask,
+            w=size[0],
+            h=size[1],
+            exact_resize=exact,
+            angle=angle,
+            expand=not no_expand,
+            bg_color=bg_color,
+            model=model,
+        )
+        return command(options=options, **rest)
+
+    options = [
+        click.option(
+            "--format",
+            "fmt",
+            type=click.Choice(["png", "webp", "jpeg", "bmp"], case_sensitive=False),
+            help="Output format (the server's default: webp).",
+        ),
+        click.option("--mask", is_flag=True, help="Return the alpha mask only."),
+        click.option("--bg-color", help="Solid background: #RRGGBB[AA] or a colour name."),
+        click.option("--size", callback=parse_size, metavar="WxH", help="Resize (keeps aspect)."),
+        click.option("--exact", is_flag=True, help="Resize to exactly WxH (may distort)."),
+        click.option("--angle", type=float, help="Rotate by this many degrees."),
+        click.option("--no-expand", is_flag=True, help="Do not pad a rotated image."),
+        click.option("--model", help="Model name (see `cutout models`)."),
+    ]
+    decorated: Any = with_options
+    for option in reversed(options):
+        decorated = option(decorated)
+    return decorated
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="cutout-client")
 def cli() -> None:
@@ -92,49 +142,19 @@ def cli() -> None:
     type=click.Path(file_okay=False, path_type=Path),
     help="Folder for the cut-outs (not needed for '-').",
 )
-@click.option(
-    "--format",
-    "fmt",
-    type=click.Choice(["png", "webp", "jpeg", "bmp"], case_sensitive=False),
-    help="Output format (the server's default: webp).",
-)
-@click.option("--mask", is_flag=True, help="Return the alpha mask only.")
-@click.option("--bg-color", help="Solid background: #RRGGBB[AA] or a colour name.")
-@click.option("--size", callback=parse_size, metavar="WxH", help="Resize (keeps aspect).")
-@click.option("--exact", is_flag=True, help="Resize to exactly WxH (may distort).")
-@click.option("--angle", type=float, help="Rotate by this many degrees.")
-@click.option("--no-expand", is_flag=True, help="Do not pad a rotated image.")
-@click.option("--model", help="Model name (see `cutout models`).")
+@removal_options
 @click.option("-j", "--jobs", type=click.IntRange(1, 64), default=1, show_default=True)
 @click.option("--skip-existing", is_flag=True, help="Leave inputs whose output exists.")
 @connection_options
 def remove(
     inputs: tuple[str, ...],
     outdir: Path | None,
-    fmt: str | None,
-    mask: bool,
-    bg_color: str | None,
-    size: tuple[int, int],
-    exact: bool,
-    angle: float | None,
-    no_expand: bool,
-    model: str | None,
+    options: dict[str, Any],
     jobs: int,
     skip_existing: bool,
     **connection: Any,
 ) -> None:
     """Remove the background of files, folders (recursively) and globs; '-' is stdin/stdout."""
-    options = dict(
-        format=fmt,
-        mask=mask,
-        w=size[0],
-        h=size[1],
-        exact_resize=exact,
-        angle=angle,
-        expand=not no_expand,
-        bg_color=bg_color,
-        model=model,
-    )
     if "-" in inputs:
         if len(inputs) > 1:
             raise click.UsageError("'-' (stdin) cannot be combined with other inputs")
@@ -142,8 +162,12 @@ def remove(
             sys.exit(remove_stdin(client, options))
     if outdir is None:
         raise click.UsageError("Missing option '-o' / '--output' (needed for files)")
-    extension = {"jpeg": "jpg"}.get((fmt or "webp").lower(), (fmt or "webp").lower())
-    tasks = plan(inputs, outdir, extension)
+    fmt = (options["format"] or "webp").lower()
+    extension = {"jpeg": "jpg"}.get(fmt, fmt)
+    try:
+        tasks = plan(inputs, outdir, extension)
+    except FileNotFoundError as exc:
+        raise click.UsageError(str(exc)) from None
     with client_from(**connection) as client:
         sys.exit(Batch(client, options, skip_existing).run(tasks, jobs))
 
@@ -307,3 +331,7 @@ def models(**connection: Any) -> None:
 
 def main() -> None:
     cli()
+
+
+# `cutout batch`, `batch-status`, `batch-cancel`: registered on the group above.
+from cutout_client import cli_batch  # noqa: E402, F401

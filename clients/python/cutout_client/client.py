@@ -7,6 +7,7 @@ import json
 import time
 from collections.abc import AsyncIterator, Iterable
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -16,8 +17,8 @@ from cutout_client._core import (
     Call,
     ImageInput,
     RetryPolicy,
+    Sink,
     content_length,
-    event,
     log_retry,
     make_call,
     read_image,
@@ -27,6 +28,7 @@ from cutout_client._core import (
     upload_chunks,
     usage_params,
 )
+from cutout_client.batch_calls import AsyncBatchCalls, BatchCalls
 from cutout_client.types import (
     BillingCycleSummary,
     MembershipUsage,
@@ -82,7 +84,7 @@ class _Base:
         return errors.error_from(response)
 
 
-class Client(_Base):
+class Client(_Base, BatchCalls):
     """Blocking client; one instance may be shared by threads (httpx.Client is)."""
 
     def _open(self, timeout: float | httpx.Timeout) -> None:
@@ -154,11 +156,13 @@ class Client(_Base):
         call: Call,
         on_upload: ProgressCallback | None = None,
         on_download: ProgressCallback | None = None,
+        into: Path | None = None,
     ) -> tuple[httpx.Response, bytes]:
+        """The answer's body, or with ``into`` an empty one: the body went to that file."""
         attempt = 0
         while True:
             try:
-                return self._attempt(call, on_upload, on_download)
+                return self._attempt(call, on_upload, on_download, into)
             except (errors.ApiError, httpx.TransportError) as failure:
                 wait = self.retry.delay(attempt, failure)
                 if wait is None:
@@ -168,7 +172,11 @@ class Client(_Base):
                 attempt += 1
 
     def _attempt(
-        self, call: Call, on_upload: ProgressCallback | None, on_download: ProgressCallback | None
+        self,
+        call: Call,
+        on_upload: ProgressCallback | None,
+        on_download: ProgressCallback | None,
+        into: Path | None,
     ) -> tuple[httpx.Response, bytes]:
         request = self._http.build_request(
             call.method,
@@ -182,17 +190,16 @@ class Client(_Base):
             if not response.is_success:
                 response.read()
                 raise self._failure(response)
-            total, parts = content_length(response), []
-            for chunk in response.iter_bytes():
-                parts.append(chunk)
-                if on_download is not None:
-                    on_download(event(sum(map(len, parts)), total, len(chunk)))
+            sink = Sink(into, content_length(response), on_download)
+            with sink:
+                for chunk in response.iter_bytes():
+                    sink.write(chunk)
         finally:
             response.close()
-        return response, b"".join(parts)
+        return response, sink.content()
 
 
-class AsyncClient(_Base):
+class AsyncClient(_Base, AsyncBatchCalls):
     """The same calls as Client, to await."""
 
     def _open(self, timeout: float | httpx.Timeout) -> None:
@@ -263,11 +270,12 @@ class AsyncClient(_Base):
         call: Call,
         on_upload: ProgressCallback | None = None,
         on_download: ProgressCallback | None = None,
+        into: Path | None = None,
     ) -> tuple[httpx.Response, bytes]:
         attempt = 0
         while True:
             try:
-                return await self._attempt(call, on_upload, on_download)
+                return await self._attempt(call, on_upload, on_download, into)
             except (errors.ApiError, httpx.TransportError) as failure:
                 wait = self.retry.delay(attempt, failure)
                 if wait is None:
@@ -277,7 +285,11 @@ class AsyncClient(_Base):
                 attempt += 1
 
     async def _attempt(
-        self, call: Call, on_upload: ProgressCallback | None, on_download: ProgressCallback | None
+        self,
+        call: Call,
+        on_upload: ProgressCallback | None,
+        on_download: ProgressCallback | None,
+        into: Path | None,
     ) -> tuple[httpx.Response, bytes]:
         request = self._http.build_request(
             call.method,
@@ -291,14 +303,13 @@ class AsyncClient(_Base):
             if not response.is_success:
                 await response.aread()
                 raise self._failure(response)
-            total, parts = content_length(response), []
-            async for chunk in response.aiter_bytes():
-                parts.append(chunk)
-                if on_download is not None:
-                    on_download(event(sum(map(len, parts)), total, len(chunk)))
+            sink = Sink(into, content_length(response), on_download)
+            with sink:
+                async for chunk in response.aiter_bytes():
+                    sink.write(chunk)
         finally:
             await response.aclose()
-        return response, b"".join(parts)
+        return response, sink.content()
 
 
 async def _aiter(chunks: Iterable[bytes]) -> AsyncIterator[bytes]:

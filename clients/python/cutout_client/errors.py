@@ -16,6 +16,7 @@ import httpx
 TOO_FAST = "You're making requests too quickly"
 DAILY = "daily limit"
 MONTHLY = "monthly limit"
+STILL_RUNNING = "still running"  # a batch's result.zip asked for too soon (also a 409)
 
 
 @dataclass(frozen=True)
@@ -30,6 +31,14 @@ class CutoutError(Exception):
 
 class ConnectionFailed(CutoutError):
     """The server could not be reached (after the retries)."""
+
+
+class WaitTimeout(CutoutError, TimeoutError):
+    """``Batch.wait`` ran out of time; the batch itself goes on."""
+
+
+class InvalidSignature(CutoutError):
+    """A callback's ``Cutout-Signature`` is missing, malformed, wrong or too old."""
 
 
 class ApiError(CutoutError):
@@ -86,6 +95,14 @@ class DailyLimitReached(ApiError):
 
 class MonthlyLimitReached(ApiError):
     """429: no credits left this period."""
+
+
+class NotFound(ApiError):
+    """404: no such batch (or another user's), or no output for that file."""
+
+
+class BatchNotEnded(ApiError):
+    """409: the batch's result.zip is ready once the batch has ended."""
 
 
 class IdempotencyInProgress(ApiError):
@@ -147,9 +164,12 @@ def _kind(status: int, message: str) -> type[ApiError]:
         return TooManyRequests
     if status == 403:
         return EmailNotVerified if "not verified" in message else PermissionDenied
+    if status == 409 and STILL_RUNNING in message:
+        return BatchNotEnded
     by_status: dict[int, type[ApiError]] = {
         400: ValidationError,
         401: InvalidApiKey,
+        404: NotFound,
         409: IdempotencyInProgress,
         422: IdempotencyKeyReused,
         503: ServerBusy,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal, Protocol, TypeVar
+from typing import Any, Literal, Protocol, TypedDict, TypeVar
 
 T = TypeVar("T")
 
@@ -20,6 +20,20 @@ class Progress:
     bytes: int  # bytes since the previous event
     upload: bool = False
     download: bool = False
+
+
+class RemovalOptions(TypedDict, total=False):
+    """``remove``'s options, which batches apply to every file."""
+
+    format: str | None
+    mask: bool
+    w: int
+    h: int
+    exact_resize: bool
+    angle: float | None
+    expand: bool
+    bg_color: str | None
+    model: str | None
 
 
 class ProgressCallback(Protocol):

@@ -14,6 +14,7 @@ import socket
 import subprocess
 import sys
 import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -24,8 +25,29 @@ CUTOUT = Path(sys.executable).with_name("cutout")  # the installed console scrip
 
 
 @pytest.fixture
-def server(live_server) -> str:
-    return live_server.url
+def batch_storage(settings, tmp_path) -> Path:
+    """The live server's batch files (uploads, outputs) in this test's temporary folder."""
+    location = tmp_path / "batch-storage"
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "batches": {
+            "BACKEND": "django.core.files.storage.FileSystemStorage",
+            "OPTIONS": {"location": str(location)},
+        },
+    }
+    return location
+
+
+@pytest.fixture
+def server(live_server, batch_storage):
+    """The live server, in this process: batches run on its in-process pool (no broker)."""
+    yield live_server.url
+    # Batch work left queued (a callback being recorded, a cancelled file's task)
+    # finishes before the database is emptied: run meanwhile, it would deadlock
+    # the flush. The pool has one thread, so a task sent last runs last.
+    from batches import engine
+
+    engine.pool().submit(lambda: None).result(timeout=120)
 
 
 @pytest.fixture
@@ -120,3 +142,30 @@ def dropping_proxy(live_server):
     proxy = DroppingProxy((address.hostname, address.port))
     yield proxy
     proxy.close()
+
+
+@pytest.fixture
+def receiver(settings):
+    """An HTTP server on loopback that records the posts it gets (batch callbacks) and says 204.
+
+    The live server may call loopback for this test only (BATCH_CALLBACK_ALLOW_PRIVATE).
+    """
+    settings.BATCH_CALLBACK_ALLOW_PRIVATE = True
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self):
+            body = self.rfile.read(int(self.headers["Content-Length"]))
+            self.server.received.append((dict(self.headers), body))
+            self.send_response(204)
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    http = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    http.received = []
+    http.url = f"http://127.0.0.1:{http.server_port}/hooks/cutout"
+    threading.Thread(target=http.serve_forever, daemon=True).start()
+    yield http
+    http.shutdown()
+    http.server_close()

@@ -1,12 +1,12 @@
-"""From the command line's inputs (files, folders, globs) to (source, target) pairs."""
+"""From inputs (files, folders, globs) to (source, target) pairs, for the CLI and remove_many."""
 
 from __future__ import annotations
 
 import glob
+import os
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-
-import click
 
 # What a folder contributes; files named one by one are sent whatever their name.
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".webp", ".bmp"}
@@ -18,10 +18,13 @@ class Task:
     target: Path
 
 
-def plan(inputs: tuple[str, ...], outdir: Path, extension: str) -> list[Task]:
-    """One task per image; a folder keeps its layout under ``outdir``."""
+def plan(inputs: Iterable[str | os.PathLike[str]], outdir: Path, extension: str) -> list[Task]:
+    """One task per image; a folder keeps its layout under ``outdir``.
+
+    FileNotFoundError for an input that is no file or folder and matches nothing.
+    """
     pairs: list[tuple[Path, Path]] = []  # (source, path relative to outdir, before suffix)
-    for name in inputs:
+    for name in map(os.fspath, inputs):
         path = Path(name)
         if path.is_dir():
             pairs += _folder(path)
@@ -30,7 +33,7 @@ def plan(inputs: tuple[str, ...], outdir: Path, extension: str) -> list[Task]:
         else:
             matches = sorted(glob.glob(name, recursive=True))
             if not matches:
-                raise click.UsageError(f"{name}: no such file, folder or match")
+                raise FileNotFoundError(f"{name}: no such file, folder or match")
             for match in map(Path, matches):
                 if match.is_dir():
                     pairs += _folder(match)
