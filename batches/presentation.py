@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from django.urls import reverse
 
-from batches import jobs
-from batches.models import Batch
+from batches import archive, jobs
+from batches.models import Batch, BatchFile
 
 
 def _url(request, name: str, *args) -> str:
@@ -33,17 +33,20 @@ def summary(batch: Batch, request=None) -> dict:
 
 
 def detail(batch: Batch, request=None) -> dict:
+    items = list(batch.files.all())
+    # The names the outputs have in result.zip (two inputs may share one).
+    in_zip = archive.unique_names([i for i in items if i.status == BatchFile.DONE and i.output])
     files = [
         {
             "index": item.index,
             "name": item.name,
             "status": item.status,
             "error": item.error or None,
-            "output": item.output_name or None,
+            "output": in_zip.get(item.pk),
             "width": item.width,
             "height": item.height,
             "url": _url(request, "batch-file", batch.id, item.index) if item.output else None,
         }
-        for item in batch.files.all()
+        for item in items
     ]
     return {**summary(batch, request), "files": files}

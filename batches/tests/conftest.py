@@ -47,6 +47,16 @@ def batch_storage(settings, tmp_path):
     return location
 
 
+@pytest.fixture(autouse=True)
+def engine_drained(batch_storage):
+    """No batch work of this test still runs when its database is emptied, or after
+    its storage setting is restored (the pool's one thread runs tasks in turn)."""
+    from batches import engine
+
+    yield
+    engine.pool().submit(lambda: None).result(timeout=120)
+
+
 @pytest.fixture
 def post_batch(client):
     def post(files, key: str | None = None, headers=None, **fields):

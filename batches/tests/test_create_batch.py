@@ -98,3 +98,17 @@ def test_it_needs_an_account(post_batch, small_car_jpeg):
     response = post_batch([("car.jpg", small_car_jpeg)])
     assert response.status_code == 401
     assert not Batch.objects.exists()
+
+
+def test_two_files_of_one_name_are_named_apart_alike_in_the_status_and_the_zip(
+    post_batch, wait_until_ended, client, alice_key, small_car_jpeg
+):
+    files = [("car.jpg", small_car_jpeg), ("car.jpg", small_car_jpeg)]
+    body = post_batch(files, alice_key, format="png").json()
+
+    ended = wait_until_ended(body["status_url"], alice_key)
+
+    assert [f["output"] for f in ended["files"]] == ["car.png", "car (2).png"]
+    result = client.get(ended["result_url"], headers={"X-API-Key": alice_key})
+    names = zipfile.ZipFile(io.BytesIO(b"".join(result.streaming_content))).namelist()
+    assert names == ["car.png", "car (2).png"]
