@@ -152,16 +152,24 @@ def _earlier(user, key: str, request_fingerprint: str) -> Batch | None:
     return earlier
 
 
+def _unfinished_locked(file_id: int) -> tuple[Batch, BatchFile] | None:
+    """The file and its batch, both locked (batch first), if the file has not ended."""
+    batch_id = BatchFile.objects.filter(pk=file_id).values_list("batch_id", flat=True).first()
+    if batch_id is None:
+        return None
+    batch = Batch.objects.select_for_update().get(pk=batch_id)
+    item = BatchFile.objects.select_for_update().get(pk=file_id)
+    # Ended already: cancelled, timed out, or done by an earlier delivery of its task.
+    return (batch, item) if item.status in BatchFile.UNFINISHED else None
+
+
 def start(file_id: int) -> BatchFile | None:
     """Mark a file running for one more delivery of its task; None if there is nothing to do."""
     with transaction.atomic():
-        found = BatchFile.objects.filter(pk=file_id).values_list("batch_id", flat=True).first()
+        found = _unfinished_locked(file_id)
         if found is None:
             return None
-        batch = Batch.objects.select_for_update().get(pk=found)
-        item = BatchFile.objects.select_for_update().get(pk=file_id)
-        if item.status not in BatchFile.UNFINISHED:
-            return None  # cancelled, timed out, or done by an earlier delivery
+        batch, item = found
         if item.attempts >= settings.BATCH_MAX_ATTEMPTS:
             _end_locked(batch, item, BatchFile.FAILED, error=GAVE_UP)
             return None
@@ -187,14 +195,10 @@ def requeue(file_id: int, *, counted: bool) -> None:
 def end(file_id: int, status: str, **fields) -> bool:
     """End a running file as done or failed; False if it had already ended."""
     with transaction.atomic():
-        batch_id = BatchFile.objects.filter(pk=file_id).values_list("batch_id", flat=True).first()
-        if batch_id is None:
+        found = _unfinished_locked(file_id)
+        if found is None:
             return False
-        batch = Batch.objects.select_for_update().get(pk=batch_id)
-        item = BatchFile.objects.select_for_update().get(pk=file_id)
-        if item.status not in BatchFile.UNFINISHED:
-            return False
-        _end_locked(batch, item, status, **fields)
+        _end_locked(*found, status, **fields)
     return True
 
 
