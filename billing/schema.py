@@ -83,7 +83,9 @@ def _any_case(words) -> str:
 
 
 # Any case, as billing.membership reads them: "True" is accepted, so the spec says so.
-_FLAG = {"type": "string", "pattern": _any_case(FLAGS), "example": "true"}
+# No example: Swagger's "Try it out" would fill it in, and listBillingCycles=true
+# answers something else than a newcomer's first call expects.
+_FLAG = {"type": "string", "pattern": _any_case(FLAGS)}
 
 MEMBERSHIP_USAGE = {
     "operation_id": "membershipUsage",

@@ -70,7 +70,8 @@ def test_batch_status_and_cancel_show_a_batch(cutout, car, alice_client):
     assert status.returncode == 0, status.stderr.decode()
     assert f"Batch {batch.id}" in text and re.search(r"Status\W+done", text)
     assert re.search(r"done\W+2", text)
-    assert re.search(r"1\W+car\.jpg\W+done\W+car\.webp", text)
+    # Two inputs of one name: the second output is named as result.zip names it.
+    assert re.search(r"1\W+car\.jpg\W+done\W+car \(2\)\.webp", text)
     cancel = cutout("batch-cancel", batch.id)  # ended already: nothing to cancel
     assert cancel.returncode == 0 and re.search(r"Status\W+done", cancel.stdout.decode())
     missing = cutout("batch-status", "00000000-0000-0000-0000-000000000000")
