@@ -278,11 +278,13 @@
       state.batch.prepaidTaken = editor.spend(state.batch.reserved);
     }
     remember();
-    const finished = (counts.done || 0) + (counts.failed || 0) + (counts.cancelled || 0);
+    // The bar fills with the files processed, out of those that will be: cancelled ones
+    // leave it (a batch cancelled before it started shows an empty bar).
+    const processed = (counts.done || 0) + (counts.failed || 0);
     const parts = [fill(gettext("%(done)s of %(total)s done"), { done: counts.done || 0, total: counts.total || 0 })];
     if (counts.failed) parts.push(fill(gettext("%(n)s failed"), { n: counts.failed }));
     if (counts.cancelled) parts.push(fill(gettext("%(n)s cancelled"), { n: counts.cancelled }));
-    progress(finished, counts.total, parts.join(" · "));
+    progress(processed, (counts.total || 0) - (counts.cancelled || 0), parts.join(" · "));
     // Cancelled, with a file still being processed: nothing left to cancel.
     if (body.status === "cancelled" && !$("bulk-cancel").hidden) {
       state.refocus ||= document.activeElement === $("bulk-cancel"); // for the next button shown

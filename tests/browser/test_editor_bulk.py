@@ -215,6 +215,8 @@ def test_cancel_stops_the_files_not_started_and_gives_their_credits_back(
     assert focused(page) == "bulk-new"
     assert [(state, words) for _, state, words in rows(page)] == [("cancelled", "Cancelled")] * 3
     assert page.inner_text("#bulk-counts") == "0 of 3 done · 3 cancelled"
+    # The bar counts the files processed, not the ones cancelled: it stays empty.
+    assert page.eval_on_selector("#bulk-progress", "bar => bar.value") == 0
     assert "cost nothing" in page.inner_text("#bulk-summary")
     assert remaining(page) == 20
     assert page.is_hidden("#bulk-zip") and page.is_hidden("#bulk-cancel")
