@@ -10,7 +10,7 @@ import os
 
 from celery import Celery
 from celery.schedules import crontab
-from celery.signals import worker_process_init
+from celery.signals import celeryd_after_setup, task_prerun, worker_process_init
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 
@@ -40,13 +40,36 @@ app.conf.update(
 app.autodiscover_tasks(["batches"])
 
 
+# The size of this worker's pool, known in the main process before the pool forks.
+_pool_size = 1
+
+
+@celeryd_after_setup.connect
+def _note_pool_size(instance, **_kwargs) -> None:
+    global _pool_size
+    _pool_size = instance.concurrency or 1
+
+
 @worker_process_init.connect
 def _warm_up(**_kwargs) -> None:
-    """Each worker process caps its malloc arenas and loads the models before its first task."""
+    """Each pool process takes its share of the cores, caps its malloc arenas and loads
+    the models before its first task."""
     from django.conf import settings
 
     from removal import malloc
-    from removal.inference import warm_up
+    from removal.inference import share_cores, warm_up
 
+    share_cores(_pool_size)
     malloc.limit_arenas(settings.REMOVAL_MALLOC_ARENA_MAX)
     warm_up()
+
+
+@task_prerun.connect
+def _drop_broken_connections(**_kwargs) -> None:
+    """A database connection kept between tasks (CELERY_DB_REUSE_MAX) is checked before
+    each: one the server closed meanwhile is dropped, and the task opens a new one."""
+    from django.db import connections
+
+    for connection in connections.all(initialized_only=True):
+        if connection.connection is not None and not connection.is_usable():
+            connection.close()

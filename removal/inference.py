@@ -228,8 +228,32 @@ def load(spec: ModelSpec) -> MaskModel:
         shared_arena=settings.REMOVAL_SHARED_ARENA and not heavy,
         exclusive=heavy,
     )
-    logger.info("Loaded background-removal model %s (%s)", spec.name, spec.path.name)
+    logger.info(
+        "Loaded background-removal model %s (%s); a lone image runs on %d thread(s)",
+        spec.name,
+        spec.path.name,
+        solo_threads(),
+    )
     return model
+
+
+# Processes that each run one image at a time side by side on this machine: a Celery
+# worker's pool sets it (share_cores) before its models load.
+_sharing = 1
+
+
+def share_cores(processes: int) -> None:
+    """This process is one of ``processes`` that each run one image at a time (a worker's pool).
+
+    Its lone inferences then take cores / processes threads, not every core. On 2 cores,
+    a 200-image batch on 2 pool processes of 2 threads each took 75 s (with a database
+    connection a file too) against 69 s with 1 each, and each process held a second
+    u2netp session (the worker's peak: 1,194 MiB against 1,017);
+    benchmarks/bench_batch.py and its README.
+    Call it before the models load (they keep their thread counts).
+    """
+    global _sharing
+    _sharing = max(1, processes)
 
 
 def intra_op_threads() -> int:
@@ -242,7 +266,7 @@ def intra_op_threads() -> int:
 
 def solo_threads() -> int:
     """Threads for an inference that has the process to itself."""
-    return settings.REMOVAL_SOLO_THREADS or os.cpu_count() or 1
+    return settings.REMOVAL_SOLO_THREADS or max(1, (os.cpu_count() or 1) // _sharing)
 
 
 def warm_up() -> None:

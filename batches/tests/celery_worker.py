@@ -60,13 +60,15 @@ def delete_queue(name: str) -> None:
 class Worker:
     """One ``celery -A config worker`` process tree, its output in ``log_path``."""
 
-    def __init__(self, queue: str, env: dict[str, str], log_path: Path, name: str) -> None:
+    def __init__(
+        self, queue: str, env: dict[str, str], log_path: Path, name: str, concurrency: int = 1
+    ) -> None:
         self.log_path = log_path
         self.node = f"{name}@%h"
         with log_path.open("wb") as log:
             self.process = subprocess.Popen(
                 [str(CELERY), "-A", "config", "worker", "-l", "info"]
-                + ["--concurrency", "1", "-Q", queue, "-n", self.node],
+                + ["--concurrency", str(concurrency), "-Q", queue, "-n", self.node],
                 cwd=ROOT,
                 env=env,
                 stdout=log,

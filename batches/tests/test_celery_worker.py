@@ -71,10 +71,10 @@ def start_worker(queue, batch_storage, tmp_path):
     """Start a worker on the test's queue, once it says it is ready; all killed at the end."""
     started: list[Worker] = []
 
-    def start(storage_dir=batch_storage) -> Worker:
+    def start(storage_dir=batch_storage, concurrency: int = 1) -> Worker:
         name = f"{queue}-{len(started)}"
         env = worker_env(queue, storage_dir, model_dir=tmp_path / "models")
-        worker = Worker(queue, env, tmp_path / f"{name}.log", name)
+        worker = Worker(queue, env, tmp_path / f"{name}.log", name, concurrency)
         started.append(worker)
         worker.wait_until_ready()
         return worker
@@ -160,6 +160,64 @@ def test_a_worker_processes_a_batch_posted_to_the_api(
     assert archive.namelist() == ["car0.png", "car1.png", "car2.png"]
     cut_out = Image.open(io.BytesIO(archive.read("car1.png")))
     assert (cut_out.format, cut_out.mode, cut_out.size) == ("PNG", "RGBA", (160, 120))
+
+
+def sessions_opened() -> int:
+    """Connections PostgreSQL has opened to the test database so far (flushed at their end)."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_stat_clear_snapshot()")
+        cursor.execute("SELECT sessions FROM pg_stat_database WHERE datname = current_database()")
+        return cursor.fetchone()[0]
+
+
+def test_a_worker_process_keeps_its_database_connection_from_file_to_file(
+    start_worker, post_batch, wait_until_ended, alice_key, small_car_jpeg
+):
+    """Celery's Django fix-up closes it after every task unless CELERY_DB_REUSE_MAX is set:
+    each file would open a connection of its own."""
+    worker = start_worker()
+    time.sleep(1.5)  # PostgreSQL counts a session when its statistics are flushed
+    before = sessions_opened()
+
+    response = post_batch([(f"car{i}.jpg", small_car_jpeg) for i in range(4)], alice_key)
+    assert wait_until_ended(response.json()["status_url"], alice_key)["counts"]["done"] == 4
+    worker.wait_for_tasks(4)
+    time.sleep(1.5)
+
+    assert sessions_opened() - before <= 1
+
+
+def test_a_worker_whose_database_connection_was_cut_goes_on(
+    start_worker, post_batch, wait_until_ended, client, alice, alice_key, small_car_jpeg
+):
+    """As when PostgreSQL restarts or a proxy drops an idle connection between two files."""
+    usage_report(client, alice_key)
+    worker = start_worker()
+    first = post_batch([("car.jpg", small_car_jpeg)], alice_key)
+    wait_until_ended(first.json()["status_url"], alice_key)
+    worker.wait_for_tasks(1)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
+            " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        )
+        assert cursor.fetchone()[0] >= 1  # the worker's, kept from its first file
+
+    second = post_batch([("car1.jpg", small_car_jpeg), ("car2.jpg", small_car_jpeg)], alice_key)
+    ended = wait_until_ended(second.json()["status_url"], alice_key, timeout=30)
+
+    assert ended["status"] == "done" and ended["counts"]["done"] == 2
+    assert_ledger_agrees(client, alice, alice_key, charged=3)
+
+
+@pytest.mark.skipif((os.cpu_count() or 1) < 2, reason="on one core every share is the core")
+def test_each_pool_process_runs_its_image_on_its_share_of_the_cores(start_worker):
+    """Two pool processes of every core each would fight over the cores (onnxruntime threads)."""
+    worker = start_worker(concurrency=2)
+    share = (os.cpu_count() or 1) // 2
+    wait_for(lambda: worker.log().count("Loaded background-removal model") == 2, 30, "2 loaded")
+
+    assert worker.log().count(f"a lone image runs on {share} thread(s)") == 2
 
 
 def test_a_worker_killed_mid_batch_loses_no_credit_and_charges_no_file_twice(
