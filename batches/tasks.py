@@ -4,10 +4,21 @@ from __future__ import annotations
 
 import time
 
+from django.db import DatabaseError
+
 from config.celery import app
 
 
-@app.task(name="batches.tasks.process_file")
+@app.task(
+    name="batches.tasks.process_file",
+    # The database away for a while (a restart, a failover): the file is tried again
+    # later (2, 4, 8 … 120 s, about 15 minutes in all) instead of staying queued until
+    # its batch's deadline. An attempt the database did record counts (jobs.start).
+    autoretry_for=(DatabaseError,),
+    retry_backoff=2,
+    retry_backoff_max=120,
+    max_retries=12,
+)
 def process_file(file_id: int) -> None:
     from batches import work
 

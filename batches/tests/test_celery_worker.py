@@ -23,6 +23,7 @@ import uuid
 import zipfile
 from datetime import datetime, timedelta
 
+import psycopg
 import pytest
 from django.db import connection, transaction
 from django.utils import timezone
@@ -208,6 +209,42 @@ def test_a_worker_whose_database_connection_was_cut_goes_on(
 
     assert ended["status"] == "done" and ended["counts"]["done"] == 2
     assert_ledger_agrees(client, alice, alice_key, charged=3)
+
+
+def allow_connections(allowed: bool) -> None:
+    """Let new connections to the test database in, or not (from the server's own database:
+    a database cannot refuse connections from inside itself)."""
+    db = connection.settings_dict
+    with psycopg.connect(
+        host=db["HOST"] or "127.0.0.1",
+        port=db["PORT"] or 5432,
+        user=db["USER"],
+        password=db["PASSWORD"] or None,
+        dbname="postgres",
+        autocommit=True,
+    ) as admin:
+        name = connection.ops.quote_name(db["NAME"])
+        admin.execute(f"ALTER DATABASE {name} ALLOW_CONNECTIONS {str(allowed).lower()}")
+
+
+def test_a_file_whose_database_was_away_is_done_once_it_is_back(
+    start_worker, post_batch, wait_until_ended, client, alice, alice_key, small_car_jpeg
+):
+    """As when PostgreSQL restarts under a worker: its task is tried again a little later,
+    instead of leaving the file queued until the batch's deadline."""
+    usage_report(client, alice_key)
+    worker = start_worker()
+    allow_connections(False)  # new ones are refused; the web side's, open, stays
+    try:
+        response = post_batch([("car.jpg", small_car_jpeg)], alice_key)
+        assert response.status_code == 202, response.content
+        wait_for(lambda: "retry: Retry in" in worker.log(), 30, "the task retried")
+    finally:
+        allow_connections(True)
+    ended = wait_until_ended(response.json()["status_url"], alice_key, timeout=60)
+
+    assert ended["status"] == "done" and ended["counts"]["done"] == 1
+    assert_ledger_agrees(client, alice, alice_key, charged=1)
 
 
 @pytest.mark.skipif((os.cpu_count() or 1) < 2, reason="on one core every share is the core")
