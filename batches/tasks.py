@@ -11,9 +11,10 @@ from config.celery import app
 
 @app.task(
     name="batches.tasks.process_file",
-    # The database away for a while (a restart, a failover): the file is tried again
-    # later (2, 4, 8 … 120 s, about 15 minutes in all) instead of staying queued until
-    # its batch's deadline. An attempt the database did record counts (jobs.start).
+    # The database away for a while (a restart, a failover): the file is tried again,
+    # up to 12 times after random waits of up to 2, 4, 8 … 120 s (Celery's jitter spreads
+    # a whole queue's retries), instead of staying queued until its batch's deadline.
+    # An attempt the database did record counts (jobs.start).
     autoretry_for=(DatabaseError,),
     retry_backoff=2,
     retry_backoff_max=120,
