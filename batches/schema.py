@@ -120,12 +120,35 @@ CREATE = {
     },
     "tags": TAGS,
 }
+PAGE_LINK = serializers.URLField(allow_null=True)
 LIST = {
     "operation_id": "listBatches",
-    "summary": "Your recent batches",
+    "summary": "Your batches, newest first, a page at a time",
+    "parameters": [
+        OpenApiParameter(
+            "limit",
+            {"type": "integer", "minimum": 1, "maximum": 100},
+            description="Batches a page: 50 unless given.",
+        ),
+        OpenApiParameter(
+            "cursor",
+            OpenApiTypes.STR,
+            description="Where a page starts: leave it out for the newest, then follow "
+            "`next` (and `previous`) as given.",
+        ),
+    ],
     "responses": {
-        200: inline_serializer("Batches", {"batches": serializers.ListField(child=SUMMARY)}),
+        200: inline_serializer(
+            "Batches",
+            {
+                "batches": serializers.ListField(child=SUMMARY),
+                "next": PAGE_LINK,
+                "previous": PAGE_LINK,
+            },
+        ),
+        400: OpenApiResponse(ERROR_BODY, description="A limit out of range."),
         401: UNAUTHENTICATED,
+        404: OpenApiResponse(ERROR_BODY, description="A cursor this API did not give."),
     },
     "tags": TAGS,
 }

@@ -6,6 +6,8 @@ from django.core.exceptions import TooManyFilesSent
 from django.http import FileResponse, StreamingHttpResponse
 from drf_spectacular.utils import extend_schema
 from rest_framework import status
+from rest_framework.exceptions import NotFound
+from rest_framework.pagination import CursorPagination
 from rest_framework.parsers import MultiPartParser
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
@@ -19,8 +21,28 @@ from batches.models import Batch, CallbackSecret
 from config.errors import ApiError
 from removal.validation import parse_options
 
+BAD_CURSOR = "Invalid cursor: use the next or previous URL of a page as given."
+BAD_LIMIT = "limit must be a whole number from 1 to 100."
 STILL_RUNNING = "The batch is still running: its result is ready when its status is done."
 NOT_FOUND = "Batch not found."
+
+
+class NewestFirst(CursorPagination):
+    """Pages of GET /api/batches: newest first, ``limit`` a page (50 unless asked, at most
+    100), stable while batches are added (a cursor, not a page number)."""
+
+    ordering = "-created_at"
+    page_size = 50
+    page_size_query_param = "limit"
+    max_page_size = 100
+
+    def get_page_size(self, request: Request) -> int:
+        given = request.query_params.get(self.page_size_query_param)
+        if given is None:
+            return self.page_size
+        if not (given.isascii() and given.isdigit() and 1 <= int(given) <= self.max_page_size):
+            raise ApiError(BAD_LIMIT, status_code=400)  # DRF would quietly ignore it
+        return int(given)
 
 
 class BatchApiView(RateLimitedMixin, APIView):
@@ -73,8 +95,20 @@ class BatchesView(BatchApiView):
 
     @extend_schema(**schema.LIST)
     def get(self, request: Request) -> Response:
-        recent = Batch.objects.filter(user=self.caller.user)[:50]
-        return Response({"batches": [presentation.summary(b, request) for b in recent]})
+        pages = NewestFirst()
+        try:
+            page = pages.paginate_queryset(
+                Batch.objects.filter(user=self.caller.user), request, view=self
+            )
+        except NotFound:
+            raise ApiError(BAD_CURSOR, status_code=404) from None  # no such page
+        return Response(
+            {
+                "batches": [presentation.summary(b, request) for b in page],
+                "next": pages.get_next_link(),
+                "previous": pages.get_previous_link(),
+            }
+        )
 
 
 class BatchView(BatchApiView):

@@ -42,7 +42,7 @@ def test_only_the_owner_sees_or_touches_a_batch(
         assert stranger.json() == {"error": "Batch not found.", "status": 404}
     assert client.delete(urls[0], headers={"X-API-Key": carol_key}).status_code == 404
     listed = client.get("/api/batches", headers={"X-API-Key": carol_key}).json()
-    assert listed == {"batches": []}
+    assert listed == {"batches": [], "next": None, "previous": None}
 
 
 def test_cancel_releases_the_files_not_started(
@@ -157,3 +157,47 @@ def test_a_file_the_server_was_too_busy_to_start_is_not_given_up_for_it(
     ended = wait_until_ended(body["status_url"], alice_key)
     assert ended["files"][0]["status"] == "done"
     assert Charge.objects.filter(user=alice, status=Charge.COMMITTED).count() == 1
+
+
+def test_the_list_of_batches_is_paged_newest_first(client, alice, alice_key, bob):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    start = timezone.now() - timedelta(days=1)
+
+    def made(user, minutes: int) -> str:
+        at = start + timedelta(minutes=minutes)
+        return str(
+            Batch.objects.create(
+                user=user, channel=Charge.API, options={}, created_at=at, deadline=at
+            ).pk
+        )
+
+    ids = [made(alice, minute) for minute in range(103)][::-1]  # newest first
+    made(bob, 200)  # the newest of all, and not hers
+    headers = {"X-API-Key": alice_key}
+
+    first = client.get("/api/batches", headers=headers).json()
+    assert [b["id"] for b in first["batches"]] == ids[:50]
+    assert first["previous"] is None
+    second = client.get(first["next"], headers=headers).json()
+    assert [b["id"] for b in second["batches"]] == ids[50:100]
+    last = client.get(second["next"], headers=headers).json()
+    assert [b["id"] for b in last["batches"]] == ids[100:]
+    assert last["next"] is None
+    back = client.get(last["previous"], headers=headers).json()
+    assert [b["id"] for b in back["batches"]] == ids[50:100]
+
+    two = client.get("/api/batches", {"limit": 2}, headers=headers).json()
+    assert [b["id"] for b in two["batches"]] == ids[:2]
+    most = client.get("/api/batches", {"limit": 100}, headers=headers).json()
+    assert [b["id"] for b in most["batches"]] == ids[:100]
+    for limit in ("0", "101", "-1", "2.5", "null", "٣"):
+        refused = client.get("/api/batches", {"limit": limit}, headers=headers)
+        assert refused.status_code == 400, limit
+        assert refused.json()["error"] == "limit must be a whole number from 1 to 100."
+
+    wrong = client.get("/api/batches", {"cursor": "not-one"}, headers=headers)
+    assert wrong.status_code == 404
+    assert wrong.json()["error"].startswith("Invalid cursor")
