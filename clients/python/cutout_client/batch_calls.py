@@ -5,9 +5,10 @@ from __future__ import annotations
 import json
 import os
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, Unpack
+from urllib.parse import parse_qs, urlsplit
 
 from cutout_client import many
 from cutout_client._core import Call, ImageInput, make_call, read_image, removal_fields
@@ -64,6 +65,19 @@ def create_call(
     )
 
 
+def list_call(api_key: str | None, cursor: str | None, page_size: int | None) -> Call:
+    params = {"cursor": cursor} if cursor else {}
+    if page_size:
+        params["limit"] = str(page_size)
+    return make_call("GET", "/api/batches", api_key, params=params)
+
+
+def next_cursor(page: dict[str, Any]) -> str | None:
+    """Where the next page starts, from the page's ``next`` link (None on the last)."""
+    link = page.get("next")
+    return parse_qs(urlsplit(link).query).get("cursor", [None])[0] if link else None
+
+
 def _secret_call(api_key: str | None, method: str) -> Call:
     return make_call(method, "/api/batches/callback-secret", api_key)
 
@@ -97,6 +111,18 @@ class BatchCalls:
     def batch(self: Client, batch_id: str) -> Batch:
         """A batch made earlier (by id), with its files."""
         return Batch(self, json.loads(self._send(batch_call(self.api_key, batch_id))[1]))
+
+    def batches(self: Client, *, page_size: int | None = None) -> Iterator[Batch]:
+        """Your batches, newest first, fetched a page at a time (``page_size``: 1-100,
+        the server's 50 by default) as you iterate. Each is a summary: its counts,
+        not its files (``refresh()`` fetches them)."""
+        cursor = None
+        while True:
+            page = json.loads(self._send(list_call(self.api_key, cursor, page_size))[1])
+            yield from (Batch(self, data) for data in page["batches"])
+            cursor = next_cursor(page)
+            if cursor is None:
+                return
 
     def remove_many(
         self: Client,
@@ -154,6 +180,19 @@ class AsyncBatchCalls:
     async def batch(self: AsyncClient, batch_id: str) -> AsyncBatch:
         answer = await self._send(batch_call(self.api_key, batch_id))
         return AsyncBatch(self, json.loads(answer[1]))
+
+    async def batches(
+        self: AsyncClient, *, page_size: int | None = None
+    ) -> AsyncIterator[AsyncBatch]:
+        cursor = None
+        while True:
+            answer = await self._send(list_call(self.api_key, cursor, page_size))
+            page = json.loads(answer[1])
+            for data in page["batches"]:
+                yield AsyncBatch(self, data)
+            cursor = next_cursor(page)
+            if cursor is None:
+                return
 
     async def remove_many(
         self: AsyncClient,

@@ -282,6 +282,22 @@ def test_the_async_client_makes_waits_for_and_downloads_batches(server, alice_ke
     assert written(tmp_path / "many") == ["car.webp"] and report.credits_charged == 1
 
 
+def test_your_batches_are_listed_newest_first_page_after_page(server, alice_client, alice_key, car):
+    made = [alice_client.create_batch([car]).id for _ in range(5)]
+
+    listed = [batch.id for batch in alice_client.batches(page_size=2)]  # three pages
+    assert listed == made[::-1]
+
+    async def main():
+        async with cc.AsyncClient(api_key=alice_key, base_url=server) as client:
+            return [batch.id async for batch in client.batches(page_size=3)]
+
+    assert asyncio.run(main()) == made[::-1]
+    with pytest.raises(cc.ApiError) as refused:
+        next(alice_client.batches(page_size=101))
+    assert refused.value.status == 400
+
+
 def test_a_callback_verifies_and_a_tampered_or_old_one_does_not(alice_client, receiver, car):
     secret = alice_client.callback_secret()
     batch = alice_client.create_batch([car], callback_url=receiver.url).wait(poll=0.1)
