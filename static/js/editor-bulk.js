@@ -198,17 +198,11 @@
       error(messageOf(xhr.response, xhr.status));
       state.key = randomKey(); // refused: whatever is sent next is another request
       setStage("ready");
+      // Refused for credits (not for going too fast): the server says what is left, which
+      // the page shows from now on, with what the batch lacks, as before sending.
+      const available = xhr.status === 429 ? xhr.getResponseHeader("X-Credits-Available") : null;
+      if (available !== null) editor.spend(Math.max(0, left() - Number(available)));
       summarise();
-      if (xhr.status === 429) {
-        // The credits shown are older than the server's: say what is known, and let it be
-        // tried again (credits may have been bought meanwhile).
-        const credits = images() * state.cost;
-        $("bulk-summary").textContent = fill(ngettext("%(n)s image", "%(n)s images", images()), { n: images() });
-        $("bulk-short").textContent = fill(ngettext(
-          "This batch needs %(n)s credit, more than your account has left now.",
-          "This batch needs %(n)s credits, more than your account has left now.", credits), { n: credits });
-        show($("bulk-short"), true);
-      }
     };
     xhr.send(form);
   }

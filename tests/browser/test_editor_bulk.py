@@ -245,15 +245,17 @@ def test_a_429_from_the_server_is_shown_in_the_pages_error_box(bulk_page, alice,
     assert answer.value.status == 429
     page.wait_for_selector("#error:not([hidden])")
     assert page.inner_text("#error") == MONTHLY_LIMIT
+    # The page now shows the balance the server gave (X-Credits-Available).
+    assert remaining(page) == 2
     assert page.inner_text("#bulk-short") == (
-        "This batch needs 3 credits, more than your account has left now."
+        "Not enough credits: this batch needs 3 and you have 2."
     )
     assert "20 you have" not in page.inner_text("#bulk")
     assert page.get_attribute("#error", "role") == "alert"
-    # Nothing was sent to work on: the files wait, and can be sent again.
+    # Nothing was sent to work on: the files wait; one fewer can go.
     assert page.get_attribute("#bulk", "data-stage") == "ready"
     assert [state for _, state, _ in rows(page)] == ["ready"] * 3
-    assert page.is_enabled("#bulk-start")
+    assert page.is_disabled("#bulk-start")
     screenshot("editor-bulk-429-1280")
 
 
