@@ -9,9 +9,12 @@ worker killed after the work, before the acknowledgement) changes nothing.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
+import os
+import uuid
 from dataclasses import asdict
 from datetime import timedelta
 
@@ -306,6 +309,42 @@ def purge_expired(now=None) -> int:
     return purged
 
 
+def purge_orphans(now=None) -> int:
+    """Delete uploads no batch names, once their newest file is past the retention period.
+
+    A web process killed between storing a batch's files and committing its rows leaves
+    them behind, and purge_expired deletes by row. An upload being stored is recent.
+    """
+    now = now or timezone.now()
+    cutoff = now - timedelta(hours=settings.BATCH_RETENTION_HOURS)
+    try:
+        names, _ = storage().listdir("batches")
+    except FileNotFoundError:
+        return 0
+    ids = {}
+    for name in names:
+        with contextlib.suppress(ValueError):  # not a batch's
+            ids[uuid.UUID(name)] = name
+    known = set(Batch.objects.filter(pk__in=ids).values_list("pk", flat=True))
+    purged = 0
+    for pk, name in ids.items():
+        newest = _newest_file_under(f"batches/{name}")
+        if pk not in known and (newest is None or newest < cutoff):
+            _delete_files_under(f"batches/{name}")
+            purged += 1
+    return purged
+
+
+def _newest_file_under(prefix: str):
+    try:
+        directories, files = storage().listdir(prefix)
+    except FileNotFoundError:
+        return None
+    times = [storage().get_modified_time(f"{prefix}/{name}") for name in files]
+    times += [_newest_file_under(f"{prefix}/{name}") for name in directories]
+    return max((t for t in times if t is not None), default=None)
+
+
 def _delete_files_under(prefix: str) -> None:
     """Every file of a batch, also a cut-out no row names (its worker was killed before)."""
     try:
@@ -316,6 +355,9 @@ def _delete_files_under(prefix: str) -> None:
         storage().delete(f"{prefix}/{name}")
     for name in directories:
         _delete_files_under(f"{prefix}/{name}")
+    # A directory on local storage stays when its files go; object storage has none.
+    with contextlib.suppress(NotImplementedError, OSError):  # remote; not empty (a race)
+        os.rmdir(storage().path(prefix))
 
 
 def expires_at(batch: Batch):

@@ -91,12 +91,15 @@ def purge() -> None:
     timed_out = jobs.time_out_overdue()
     jobs.callbacks_never_queued()
     purged = jobs.purge_expired()
+    orphans = jobs.purge_orphans()
     from billing.housekeeping import forget_old_anonymous
 
     forgotten = forget_old_anonymous()
     logger.info(
-        "purge: %d files timed out, %d batches deleted, %d anonymous records forgotten",
+        "purge: %d files timed out, %d batches deleted, %d orphan uploads deleted, "
+        "%d anonymous records forgotten",
         timed_out,
         purged,
+        orphans,
         forgotten,
     )

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import threading
+import uuid
 from datetime import timedelta
 
 import pytest
@@ -71,8 +73,36 @@ def test_batches_past_retention_are_deleted_with_their_files(
     work.purge()
 
     assert not Batch.objects.exists() and not BatchFile.objects.exists()
-    assert not [p for p in batch_storage.rglob("*") if p.is_file()]
+    assert not list((batch_storage / "batches").iterdir())  # no file, no empty directory
     assert client.get(body["status_url"], headers={"X-API-Key": alice_key}).status_code == 404
+
+
+def test_uploads_no_batch_names_are_deleted_once_past_retention(
+    post_batch, wait_until_ended, alice_key, small_car_jpeg, batch_storage
+):
+    """As when a web process is killed between storing an upload and committing its batch."""
+    body = post_batch([("car.jpg", small_car_jpeg)], alice_key).json()
+    wait_until_ended(body["status_url"], alice_key)
+    day_ago = (timezone.now() - timedelta(hours=25)).timestamp()
+
+    def stored(folder: str, age: float | None = None) -> None:
+        path = batch_storage / "batches" / folder / "in" / "0000.jpg"
+        path.parent.mkdir(parents=True)
+        path.write_bytes(small_car_jpeg)
+        if age is not None:
+            os.utime(path, (age, age))
+
+    orphan, uploading = str(uuid.uuid4()), str(uuid.uuid4())
+    stored(orphan, day_ago)
+    stored(uploading)  # being stored right now: its rows are still to come
+    stored("not-a-batch", day_ago)
+    for path in (batch_storage / "batches" / body["id"]).rglob("*"):
+        os.utime(path, (day_ago, day_ago))  # old files, but their batch is there
+
+    work.purge()
+
+    left = sorted(p.name for p in (batch_storage / "batches").iterdir())
+    assert left == sorted([body["id"], uploading, "not-a-batch"])
 
 
 def test_old_anonymous_records_are_forgotten(db):
