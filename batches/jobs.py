@@ -328,8 +328,10 @@ def purge_orphans(now=None) -> int:
     known = set(Batch.objects.filter(pk__in=ids).values_list("pk", flat=True))
     purged = 0
     for pk, name in ids.items():
+        if pk in known:
+            continue  # purge_expired's, when its time comes: its files are not walked here
         newest = _newest_file_under(f"batches/{name}")
-        if pk not in known and (newest is None or newest < cutoff):
+        if newest is None or newest < cutoff:
             _delete_files_under(f"batches/{name}")
             purged += 1
     return purged
