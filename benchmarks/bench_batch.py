@@ -39,7 +39,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import re
 import shutil
 import statistics
 import subprocess
@@ -54,10 +53,9 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _common import MIB, PROJECT_PYTHON, ROOT, log  # noqa: E402
-from _procs import RssSampler, children_of, proc_status, reset_peak, start_ours  # noqa: E402
+from _procs import RssSampler, proc_status, reset_peak, start_ours  # noqa: E402
 from bench_client import PHOTOS, make_folder  # noqa: E402
 
-CELERY = PROJECT_PYTHON.with_name("celery")
 TARGET_OVERHEAD_MS = 20
 
 
@@ -173,53 +171,13 @@ def rmbg_calls(url: str, key: str, photos: list[tuple[str, bytes]], clients: int
 # 4. The batch
 
 
-class Worker:
-    """``celery -A config worker`` as deploy/ starts it, on the benchmark's queue."""
-
-    def __init__(self, env: dict[str, str], queue: str, concurrency: int, log_path: Path):
-        self.log_path = log_path
-        self._log = open(log_path, "wb")  # noqa: SIM115 - closed in stop()
-        self.process = subprocess.Popen(
-            [str(CELERY), "-A", "config", "worker", "-l", "info", "-Q", queue]
-            + ["-n", f"{queue}@%h", "--concurrency", str(concurrency)],
-            cwd=ROOT,
-            env=env,
-            stdout=self._log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-        deadline = time.monotonic() + 120
-        while not re.search(r"@\S+ ready\.", log_path.read_text(errors="replace")):
-            if self.process.poll() is not None or time.monotonic() > deadline:
-                sys.exit(f"the worker did not start:\n{log_path.read_text()[-3000:]}")
-            time.sleep(0.1)
-
-    def pids(self) -> list[int]:
-        return [self.process.pid, *children_of(self.process.pid)]
-
-    def rss(self) -> int:
-        return sum(proc_status(pid).get("VmRSS", 0) for pid in self.pids())
-
-    def stop(self) -> None:
-        import signal
-
-        if self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGTERM)
-            try:
-                self.process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.process.pid, signal.SIGKILL)
-                self.process.wait()
-        self._log.close()
-
-
-def run_batch(url: str, key: str, photos: list[tuple[str, bytes]], worker: Worker) -> dict:
+def run_batch(url: str, key: str, photos: list[tuple[str, bytes]], worker) -> dict:
     import requests
 
     session = requests.Session()
     session.trust_env = False
     headers = {"x-api-key": key}
-    pids = worker.pids()
+    pids = [worker.process.pid, *worker.pool_pids()]
     idle = {pid: proc_status(pid).get("VmRSS", 0) for pid in pids}
     reset_ok = reset_peak(pids)
     with RssSampler(pids, interval=0.05) as sampler:
@@ -263,14 +221,6 @@ def run_batch(url: str, key: str, photos: list[tuple[str, bytes]], worker: Worke
 # --------------------------------------------------------------------------------------
 
 
-def database_url(settings_dict: dict) -> str:
-    user = settings_dict["USER"] or ""
-    if settings_dict["PASSWORD"]:
-        user += f":{settings_dict['PASSWORD']}"
-    host = settings_dict["HOST"] or "127.0.0.1"
-    return f"postgres://{user}@{host}:{settings_dict['PORT'] or 5432}/{settings_dict['NAME']}"
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--images", type=int, default=200, help="photos in the batch (200)")
@@ -312,9 +262,9 @@ def main() -> None:
     django.setup()
     from allauth.account.models import EmailAddress
     from django.db import connection
-    from kombu import Connection
 
     from accounts.models import ApiKey, User
+    from batches.tests.celery_worker import Worker, database_url, delete_queue
     from billing import counters
     from billing.tests.helpers import put_on_plan
 
@@ -336,7 +286,7 @@ def main() -> None:
         files = make_folder(tmp / "photos", args.images, args.source)
         photos = [(path.name, path.read_bytes()) for path in files]
         shared = {
-            "DATABASE_URL": database_url(connection.settings_dict),
+            "DATABASE_URL": database_url(),
             "REDIS_URL": args.redis_url,
             "CELERY_BROKER_URL": args.broker_url,
             "CELERY_TASK_DEFAULT_QUEUE": queue,
@@ -362,7 +312,8 @@ def main() -> None:
             log(f"{len(photos)} POST /rmbg from {args.concurrency} clients")
             concurrent = rmbg_calls(server.url, key, photos, args.concurrency)
         log(f"celery -A config worker --concurrency {args.concurrency}")
-        worker = Worker(worker_env, queue, args.concurrency, tmp / "worker.log")
+        worker = Worker(queue, worker_env, tmp / "worker.log", queue, args.concurrency)
+        worker.wait_until_ready(timeout=120)
         time.sleep(3)  # the pool processes warm up (worker_process_init)
         for round_ in range(args.rounds):
             if round_:
@@ -370,15 +321,13 @@ def main() -> None:
                 floors.append(floor(files, env, args.concurrency))
             log(f"one batch of {len(photos)} photos")
             batches.append(run_batch(server.url, key, photos, worker))
-        tasks = len(re.findall(r"process_file\[\S+\] succeeded", worker.log_path.read_text()))
+        tasks = worker.tasks_succeeded()
     finally:
         if worker is not None:
-            worker.stop()
+            worker.kill()  # idle by now, and its queue goes too
         if server is not None:
             server.stop()
-        with Connection(args.broker_url, connect_timeout=5) as broker:
-            broker.default_channel.queue_delete(queue)
-            broker.default_channel.exchange_delete(queue)
+        delete_queue(queue, args.broker_url)
         counters.client().flushdb()
         connection.creation.destroy_test_db(connection.settings_dict["NAME"], verbosity=0)
         shutil.rmtree(tmp, ignore_errors=True)

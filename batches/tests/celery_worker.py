@@ -49,9 +49,9 @@ def forget_broker_connections() -> None:
     app.amqp._producer_pool = None
 
 
-def delete_queue(name: str) -> None:
+def delete_queue(name: str, broker_url: str = BROKER_URL) -> None:
     """The queue and its exchange (Celery names both after the queue) leave the broker."""
-    with Connection(BROKER_URL, connect_timeout=5) as broker:
+    with Connection(broker_url, connect_timeout=5) as broker:
         channel = broker.default_channel
         channel.queue_delete(name)
         channel.exchange_delete(name)
