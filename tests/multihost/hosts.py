@@ -136,6 +136,8 @@ class Host:
         deadline = time.monotonic() + 10
         while _group_alive(self.process.pid) and time.monotonic() < deadline:
             time.sleep(0.01)
+        while self.port and _listening(self.address, self.port) and time.monotonic() < deadline:
+            time.sleep(0.01)
 
     def stop(self) -> None:
         if not self.alive():
@@ -171,18 +173,40 @@ class Host:
 
 
 def _group_alive(group: int) -> bool:
-    """Whether a process of this group still runs (a zombie has closed its files)."""
+    """Whether a process of this group still runs.
+
+    A process whose every thread is a zombie has closed its files. Its main thread
+    alone says nothing: it shows as a zombie while other threads (an inference still
+    running) are exiting, and they hold the files, listening socket included.
+    """
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
             continue
         try:
-            with open(f"/proc/{entry}/stat") as stat:
-                fields = stat.read().rsplit(")", 1)[1].split()
-        except OSError:
+            if _stat(f"/proc/{entry}/stat")[2] != str(group):
+                continue
+            threads = os.listdir(f"/proc/{entry}/task")
+            if any(_stat(f"/proc/{entry}/task/{t}/stat")[0] != "Z" for t in threads):
+                return True
+        except OSError:  # gone meanwhile
             continue
-        if int(fields[2]) == group and fields[0] != "Z":
-            return True
     return False
+
+
+def _stat(path: str) -> list[str]:
+    """The fields of a /proc stat file after the command name: state, ppid, pgrp..."""
+    with open(path) as stat:
+        return stat.read().rsplit(")", 1)[1].split()
+
+
+def _listening(address: str, port: int) -> bool:
+    """Whether anything still accepts connections there (the kernel does for a socket
+    that is open, whatever state its process is in)."""
+    try:
+        with socket.create_connection((address, port), timeout=1):
+            return True
+    except OSError:
+        return False
 
 
 def app_host(name: str, address: str, env: dict[str, str], logs: Path) -> Host:
