@@ -14,7 +14,17 @@ def _url(request, name: str, *args) -> str:
 
 
 def summary(batch: Batch, request=None) -> dict:
-    counts = jobs.counts(batch)
+    return summaries([batch], request)[0]
+
+
+def summaries(batches: list[Batch], request=None) -> list[dict]:
+    """A page of batches in a fixed number of queries, however many are on it."""
+    counts = jobs.counts(batches)
+    charged = jobs.credits_charged(batches)
+    return [_summary(batch, counts[batch.pk], charged[batch.pk], request) for batch in batches]
+
+
+def _summary(batch: Batch, counts: dict, charged: int, request) -> dict:
     return {
         "id": str(batch.id),
         "status": batch.status,
@@ -25,7 +35,7 @@ def summary(batch: Batch, request=None) -> dict:
         "finished_at": batch.finished_at.isoformat() if batch.finished_at else None,
         "expires_at": jobs.expires_at(batch).isoformat(),
         "counts": counts,
-        "credits_charged": jobs.credits_charged(batch),
+        "credits_charged": charged,
         "callback_url": batch.callback_url or None,
         "status_url": _url(request, "batch", batch.id),
         "result_url": _url(request, "batch-result", batch.id),

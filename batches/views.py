@@ -104,7 +104,7 @@ class BatchesView(BatchApiView):
             raise ApiError(BAD_CURSOR, status_code=404) from None  # no such page
         return Response(
             {
-                "batches": [presentation.summary(b, request) for b in page],
+                "batches": presentation.summaries(page, request),
                 "next": pages.get_next_link(),
                 "previous": pages.get_previous_link(),
             }

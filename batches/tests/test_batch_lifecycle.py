@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from batches import engine, work
+from batches import engine, jobs, work
 from batches.models import Batch, BatchFile
 from billing.models import Charge, CreditAccount
 
@@ -201,3 +201,71 @@ def test_the_list_of_batches_is_paged_newest_first(client, alice, alice_key, bob
     wrong = client.get("/api/batches", {"cursor": "not-one"}, headers=headers)
     assert wrong.status_code == 404
     assert wrong.json()["error"].startswith("Invalid cursor")
+
+
+def test_a_page_of_batches_costs_the_same_queries_however_many_are_on_it(
+    client, alice, alice_key, monkeypatch
+):
+    """Each summary's counts and credits, read for the whole page at once."""
+    from datetime import timedelta
+
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+    from django.utils import timezone
+
+    start = timezone.now() - timedelta(hours=1)
+    expected = {}
+    for n in range(20):
+        at = start + timedelta(minutes=n)
+        batch = Batch.objects.create(
+            user=alice, channel=Charge.API, options={}, created_at=at, deadline=at
+        )
+
+        def charges(status: str, how_many: int) -> list[int]:
+            return [
+                Charge.objects.create(
+                    user=alice,
+                    status=status,
+                    source=Charge.INCLUDED,
+                    channel=Charge.API,
+                    period_start=start,
+                ).pk
+                for _ in range(how_many)
+            ]
+
+        # n files done at 2 credits each (a costlier model), one failed, one queued.
+        for index in range(n):
+            BatchFile.objects.create(
+                batch=batch,
+                index=index,
+                name=f"{index}.jpg",
+                status=BatchFile.DONE,
+                charge_ids=charges(Charge.COMMITTED, 2),
+            )
+        BatchFile.objects.create(batch=batch, index=n, name="bad.jpg", status=BatchFile.FAILED)
+        BatchFile.objects.create(
+            batch=batch, index=n + 1, name="next.jpg", charge_ids=charges(Charge.RESERVED, 2)
+        )
+        expected[str(batch.pk)] = (
+            {"total": n + 2, "queued": 1, "running": 0, "done": n, "failed": 1, "cancelled": 0},
+            2 * n,
+        )
+
+    def listed(limit: int) -> tuple[int, list[dict]]:
+        with CaptureQueriesContext(connection) as queries:
+            response = client.get(
+                "/api/batches", {"limit": limit}, headers={"X-API-Key": alice_key}
+            )
+        assert response.status_code == 200
+        return len(queries), response.json()["batches"]
+
+    listed(1)  # the first request of a key also notes when it was last used
+    few, two = listed(2)
+    many, twenty = listed(20)
+    assert len(two) == 2 and len(twenty) == 20
+    assert many == few
+    assert {b["id"]: (b["counts"], b["credits_charged"]) for b in twenty} == expected
+
+    # The ledger is read a slice of charges at a time (SQLite's parameter limit).
+    monkeypatch.setattr(jobs, "LEDGER_CHUNK", 7)
+    assert listed(20)[1] == twenty
