@@ -3,9 +3,18 @@
 from __future__ import annotations
 
 from django.urls import reverse
+from django.utils.translation import gettext_lazy as _
 
 from batches import archive, jobs
 from batches.models import Batch, BatchFile
+
+RECENT = 10  # batches on the usage page
+STATUS_WORDS = {
+    Batch.QUEUED: _("Queued"),
+    Batch.RUNNING: _("Running"),
+    Batch.DONE: _("Done"),
+    Batch.CANCELLED: _("Cancelled"),
+}
 
 
 def _url(request, name: str, *args) -> str:
@@ -60,3 +69,20 @@ def detail(batch: Batch, request=None) -> dict:
         for item in items
     ]
     return {**summary(batch, request), "files": files}
+
+
+def recent(user) -> list[dict]:
+    """The user's newest batches for the usage page, each with its zip once it has ended."""
+    batches = list(Batch.objects.filter(user=user).order_by("-created_at", "-pk")[:RECENT])
+    counts = jobs.counts(batches)
+    charged = jobs.credits_charged(batches)
+    return [
+        {
+            "batch": batch,
+            "status": STATUS_WORDS[batch.status],
+            "counts": counts[batch.pk],
+            "credits": charged[batch.pk],
+            "result_url": _url(None, "batch-result", batch.id) if batch.finished_at else None,
+        }
+        for batch in batches
+    ]

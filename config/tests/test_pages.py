@@ -40,3 +40,20 @@ def test_account_pages_need_a_signed_in_user(client, url):
     page = client.get(url)
     assert page.status_code == 302
     assert page["Location"].startswith("/accounts/login/")
+
+
+def test_the_usage_pages_batches_speak_thai(client, alice):
+    from django.utils import timezone
+
+    from batches.models import Batch, BatchFile
+
+    now = timezone.now()
+    batch = Batch.objects.create(
+        user=alice, channel="api", options={}, deadline=now, finished_at=now, status=Batch.DONE
+    )
+    BatchFile.objects.create(batch=batch, index=0, name="a.jpg", status=BatchFile.FAILED)
+    client.force_login(alice)
+    html = client.get("/dashboard/", HTTP_ACCEPT_LANGUAGE="th").content.decode()
+    for thai in ("ชุดงานล่าสุด", "เสร็จแล้ว", "เสร็จ 0 จาก 1", "ไม่สำเร็จ 1", "ดาวน์โหลด .zip"):
+        assert thai in html, thai
+    assert "ถูกลบ 24 ชั่วโมงหลังจากสร้าง" in html
