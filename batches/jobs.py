@@ -15,13 +15,12 @@ import json
 import logging
 import os
 import uuid
-from collections import defaultdict
 from dataclasses import asdict
 from datetime import timedelta
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import Count, F
+from django.db.models import F
 from django.utils import timezone
 
 from batches import engine
@@ -275,24 +274,6 @@ def callbacks_never_queued(now=None) -> int:
     return len(batch_ids)
 
 
-def counts(batches: list[Batch]) -> dict[uuid.UUID, dict[str, int]]:
-    """Each batch's files by status, in one query for all of them."""
-    found: dict[uuid.UUID, dict[str, int]] = defaultdict(dict)
-    rows = (
-        BatchFile.objects.filter(batch__in=[b.pk for b in batches])
-        .order_by()
-        .values_list("batch_id", "status")
-        .annotate(n=Count("id"))
-    )
-    for batch_id, status, n in rows:
-        found[batch_id][status] = n
-    tallies = {}
-    for batch in batches:
-        by_status = {status: found[batch.pk].get(status, 0) for status, _ in BatchFile.STATUSES}
-        tallies[batch.pk] = {"total": sum(by_status.values()), **by_status}
-    return tallies
-
-
 def time_out_overdue(now=None) -> int:
     """Give up batches past their deadline: unfinished files fail, their credits come back."""
     now = now or timezone.now()
@@ -381,19 +362,21 @@ def expires_at(batch: Batch):
     return batch.created_at + timedelta(hours=settings.BATCH_RETENTION_HOURS)
 
 
-def credits_charged(batches: list[Batch]) -> dict[uuid.UUID, int]:
-    """Each batch's committed credits, read from the ledger.
+def tallies(batches: list[Batch]) -> dict[uuid.UUID, tuple[dict[str, int], int]]:
+    """Each batch's files by status, and its committed credits read from the ledger.
 
-    Two queries for a page of batches, plus one per LEDGER_CHUNK charges: SQLite
+    One query for the files of them all, plus one per LEDGER_CHUNK charges: SQLite
     takes at most 32 766 parameters in a query, and a page may hold more.
     """
     from billing.models import Charge
 
+    found = {b.pk: {status: 0 for status, _ in BatchFile.STATUSES} for b in batches}
     batch_of = {}
-    files = BatchFile.objects.filter(batch__in=[b.pk for b in batches]).order_by()
-    for batch_id, charge_ids in files.values_list("batch_id", "charge_ids"):
+    files = BatchFile.objects.filter(batch__in=list(found)).order_by()
+    for batch_id, status, charge_ids in files.values_list("batch_id", "status", "charge_ids"):
+        found[batch_id][status] += 1
         batch_of.update(dict.fromkeys(charge_ids, batch_id))
-    charged = {batch.pk: 0 for batch in batches}
+    charged = dict.fromkeys(found, 0)
     ids = list(batch_of)
     for start in range(0, len(ids), LEDGER_CHUNK):
         committed = Charge.objects.filter(
@@ -401,4 +384,7 @@ def credits_charged(batches: list[Batch]) -> dict[uuid.UUID, int]:
         )
         for charge_id in committed.values_list("pk", flat=True):
             charged[batch_of[charge_id]] += 1
-    return charged
+    return {
+        pk: ({"total": sum(by_status.values()), **by_status}, charged[pk])
+        for pk, by_status in found.items()
+    }

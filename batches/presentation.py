@@ -28,9 +28,8 @@ def summary(batch: Batch, request=None) -> dict:
 
 def summaries(batches: list[Batch], request=None) -> list[dict]:
     """A page of batches in a fixed number of queries, however many are on it."""
-    counts = jobs.counts(batches)
-    charged = jobs.credits_charged(batches)
-    return [_summary(batch, counts[batch.pk], charged[batch.pk], request) for batch in batches]
+    tallies = jobs.tallies(batches)
+    return [_summary(batch, *tallies[batch.pk], request) for batch in batches]
 
 
 def _summary(batch: Batch, counts: dict, charged: int, request) -> dict:
@@ -72,17 +71,10 @@ def detail(batch: Batch, request=None) -> dict:
 
 
 def recent(user) -> list[dict]:
-    """The user's newest batches for the usage page, each with its zip once it has ended."""
+    """The user's newest batches for the usage page: their summaries, with the batch
+    itself (its dates) and its status in the page's language."""
     batches = list(Batch.objects.filter(user=user).order_by("-created_at", "-pk")[:RECENT])
-    counts = jobs.counts(batches)
-    charged = jobs.credits_charged(batches)
     return [
-        {
-            "batch": batch,
-            "status": STATUS_WORDS[batch.status],
-            "counts": counts[batch.pk],
-            "credits": charged[batch.pk],
-            "result_url": _url(None, "batch-result", batch.id) if batch.finished_at else None,
-        }
-        for batch in batches
+        {**summary, "batch": batch, "status_word": STATUS_WORDS[batch.status]}
+        for batch, summary in zip(batches, summaries(batches), strict=True)
     ]
